@@ -1,0 +1,1 @@
+//! The tokio task that drives one peer's [`super::fsm::Fsm`] over a framed TCP connection.

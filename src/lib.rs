@@ -1,0 +1,12 @@
+//! rhi — Route Health Injection.
+//!
+//! A BGP speaker that announces this node's service addresses (VIPs) to its upstream routers and
+//! withdraws them when the service behind them fails. The crate is a library so that integration
+//! tests, benchmarks and fuzz targets reach the internals; the `rhi` binary is a thin CLI over it.
+
+pub mod bgp;
+pub mod config;
+pub mod logging;
+pub mod policy;
+pub mod rib;
+pub mod speaker;

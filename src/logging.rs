@@ -1,0 +1,1 @@
+//! tracing setup: text or JSON lines on stderr.

@@ -1,0 +1,1 @@
+//! From a VIP (and later its health and drain state) to the attributes announced.

@@ -1,0 +1,1 @@
+//! Per-peer Adj-RIB-Out.

@@ -1,0 +1,1 @@
+//! The speaker: single owner of the desired routes.

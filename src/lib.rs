@@ -6,6 +6,8 @@
 
 pub mod bgp;
 pub mod config;
+pub mod daemon;
+pub mod listener;
 pub mod logging;
 pub mod policy;
 pub mod rib;

@@ -1,1 +1,697 @@
-//! The tokio task that drives one peer's [`super::fsm::Fsm`] over a framed TCP connection.
+//! The tokio task that drives one peer: a thin shell that feeds the pure [`Fsm`] with socket
+//! frames and timer ticks, carries out its actions, and streams the peer's Adj-RIB-Out.
+//!
+//! Reading and writing are split: a writer task owns the write half behind a bounded queue, so a
+//! router that reads slowly slows down only the UPDATEs we produce (changes coalesce in the
+//! Adj-RIB-Out meanwhile) and never stops us from reading its KEEPALIVEs. The peer task itself
+//! never awaits a write.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use ipnet::IpNet;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::{debug, info, warn};
+
+use super::codec::{BgpCodec, CodecError, CodecParams};
+use super::fsm::{collision_keeps_local, Action, Event, Fsm, FsmConfig, Negotiated, State};
+use super::message::{Message, Update};
+use super::nlri::Family;
+use super::notification::{code, Notification};
+use crate::config::PeerConfig;
+use crate::policy::{Announcement, SessionContext};
+use crate::rib::{pack, AdjRibOut};
+
+/// UPDATEs the writer may hold before we stop producing more (each <= 4 KiB, or 64 KiB).
+const WRITER_QUEUE: usize = 64;
+/// Prefixes taken from the Adj-RIB-Out per packing round.
+const BATCH_PREFIXES: usize = 4096;
+/// How long a closing connection gets to flush its last messages (the NOTIFICATION).
+const CLOSE_FLUSH: Duration = Duration::from_secs(1);
+/// RFC 4271 suggests 120 s; the retry backoff starts lower and is capped at this.
+pub const CONNECT_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// What the speaker tells a peer task.
+#[derive(Debug)]
+pub enum PeerCommand {
+    /// Desired state of these prefixes for this peer (None = withdraw).
+    Routes(Vec<(IpNet, Option<Arc<Announcement>>)>),
+    /// Every source has given its first verdict: End-of-RIB may follow the initial table.
+    InitialTableComplete,
+    /// A connection from this peer's address arrived on a listening socket.
+    Inbound(TcpStream),
+    /// Withdraw everything, send Cease/Administrative Shutdown, and end the task.
+    Shutdown { message: String, done: oneshot::Sender<()> },
+    /// The Adj-RIB-Out as advertised, for `rhi routes`.
+    Advertised(oneshot::Sender<Vec<(IpNet, Arc<Announcement>)>>),
+}
+
+/// A snapshot of one peer for `rhi status`, logs and metrics.
+#[derive(Clone, Debug)]
+pub struct PeerStatus {
+    pub name: String,
+    pub state: State,
+    /// When the current state began (wall clock, for display).
+    pub since: SystemTime,
+    pub remote_id: Option<Ipv4Addr>,
+    pub local_address: Option<SocketAddr>,
+    pub families: Vec<Family>,
+    pub hold_time: Option<u16>,
+    pub last_error: Option<String>,
+    pub prefixes_advertised: usize,
+    pub updates_sent: u64,
+    pub updates_received: u64,
+    pub flaps: u64,
+}
+
+pub struct PeerHandle {
+    pub name: String,
+    pub address: IpAddr,
+    pub commands: mpsc::UnboundedSender<PeerCommand>,
+    pub status: watch::Receiver<PeerStatus>,
+    pub task: JoinHandle<()>,
+}
+
+/// Starts the task for one configured peer.
+pub fn spawn_peer(peer: PeerConfig, local_as: u32, router_id: Ipv4Addr) -> PeerHandle {
+    let (commands, rx) = mpsc::unbounded_channel();
+    let initial = PeerStatus {
+        name: peer.name.clone(),
+        state: State::Idle,
+        since: SystemTime::now(),
+        remote_id: None,
+        local_address: None,
+        families: Vec::new(),
+        hold_time: None,
+        last_error: None,
+        prefixes_advertised: 0,
+        updates_sent: 0,
+        updates_received: 0,
+        flaps: 0,
+    };
+    let (status_tx, status) = watch::channel(initial);
+    let name = peer.name.clone();
+    let address = peer.address;
+    let task = tokio::spawn(PeerTask::new(peer, local_as, router_id, rx, status_tx).run());
+    PeerHandle { name, address, commands, status, task }
+}
+
+type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+enum Outgoing {
+    Message(Message),
+    /// Negotiation changed the wire format (4-octet AS, extended messages) from here on.
+    Params(CodecParams),
+}
+
+struct Connection {
+    reader: FramedRead<OwnedReadHalf, BgpCodec>,
+    writer: mpsc::Sender<Outgoing>,
+    writer_task: JoinHandle<Result<(), CodecError>>,
+    local: SocketAddr,
+    remote: SocketAddr,
+    inbound: bool,
+}
+
+struct Session {
+    context: SessionContext,
+    params: CodecParams,
+    families: Vec<Family>,
+    end_of_rib_sent: bool,
+}
+
+struct PeerTask {
+    peer: PeerConfig,
+    local_as: u32,
+    router_id: Ipv4Addr,
+    fsm: Fsm,
+    rib: AdjRibOut,
+    commands: mpsc::UnboundedReceiver<PeerCommand>,
+    status: watch::Sender<PeerStatus>,
+    connection: Option<Connection>,
+    connecting: Option<ConnectFuture>,
+    /// An inbound connection that arrived during OpenSent: kept until collision detection can
+    /// compare BGP identifiers (RFC 4271 §6.8).
+    parked_inbound: Option<TcpStream>,
+    session: Option<Session>,
+    /// FSM messages waiting for room in the writer queue; they go before any UPDATE.
+    urgent: VecDeque<Outgoing>,
+    /// UPDATEs packed from the Adj-RIB-Out, waiting for room in the writer queue.
+    outbox: VecDeque<Update>,
+    initial_table_complete: bool,
+}
+
+impl PeerTask {
+    fn new(
+        peer: PeerConfig,
+        local_as: u32,
+        router_id: Ipv4Addr,
+        commands: mpsc::UnboundedReceiver<PeerCommand>,
+        status: watch::Sender<PeerStatus>,
+    ) -> PeerTask {
+        let fsm_config = FsmConfig {
+            local_as,
+            remote_as: peer.remote_as,
+            local_id: router_id,
+            hold_time: peer.hold_time,
+            passive: peer.passive,
+            connect_retry: peer.connect_retry,
+            connect_retry_max: CONNECT_RETRY_MAX.max(peer.connect_retry),
+            families: peer.families.clone(),
+        };
+        let seed = seed_for(&peer.name);
+        PeerTask {
+            fsm: Fsm::new(fsm_config, seed),
+            peer,
+            local_as,
+            router_id,
+            rib: AdjRibOut::new(),
+            commands,
+            status,
+            connection: None,
+            connecting: None,
+            parked_inbound: None,
+            session: None,
+            urgent: VecDeque::new(),
+            outbox: VecDeque::new(),
+            initial_table_complete: false,
+        }
+    }
+
+    async fn run(mut self) {
+        let actions = self.fsm.handle(Instant::now(), Event::Start);
+        self.apply(actions);
+        loop {
+            let deadline = self.fsm.poll_timeout();
+            let has_output = self.has_output();
+            let event = tokio::select! {
+                // Reading first: a KEEPALIVE already in the socket must count before our hold
+                // timer is judged.
+                biased;
+                frame = next_frame(&mut self.connection) => match frame {
+                    Some(Ok(message)) => {
+                        if matches!(message, Message::Update(_)) {
+                            self.status.send_modify(|s| s.updates_received += 1);
+                        }
+                        Some(Event::Received(message))
+                    }
+                    Some(Err(CodecError::Notify(notification))) => Some(Event::DecodeError(notification)),
+                    Some(Err(error)) => {
+                        debug!(peer = %self.peer.name, %error, "read failed");
+                        Some(Event::TcpFailed)
+                    }
+                    None => Some(Event::TcpFailed),
+                },
+                result = writer_finished(&mut self.connection) => {
+                    if let Err(error) = result {
+                        debug!(peer = %self.peer.name, %error, "write failed");
+                    }
+                    Some(Event::TcpFailed)
+                },
+                command = self.commands.recv() => match command {
+                    Some(PeerCommand::Shutdown { message, done }) => {
+                        self.shutdown(message).await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(command) => self.command(command),
+                    // The speaker is gone: nothing will ever be announced again.
+                    None => {
+                        self.shutdown("rhi stopped".to_string()).await;
+                        return;
+                    }
+                },
+                result = connect_progress(&mut self.connecting) => {
+                    self.connecting = None;
+                    match result {
+                        Ok(stream) => self.adopt(stream, false),
+                        Err(error) => {
+                            info!(peer = %self.peer.name, %error, "connect failed");
+                            Some(Event::TcpFailed)
+                        }
+                    }
+                },
+                _ = sleep_until(deadline), if deadline.is_some() => {
+                    let actions = self.fsm.handle_timeout(Instant::now());
+                    self.apply(actions);
+                    None
+                },
+                permit = reserve(&self.connection), if has_output => {
+                    if let Some(permit) = permit {
+                        self.send_next(permit);
+                    }
+                    None
+                },
+            };
+            if let Some(event) = event {
+                let actions = self.fsm.handle(Instant::now(), event);
+                self.apply(actions);
+            }
+        }
+    }
+
+    fn command(&mut self, command: PeerCommand) -> Option<Event> {
+        match command {
+            PeerCommand::Routes(changes) => {
+                for (prefix, announcement) in changes {
+                    self.rib.set(prefix, announcement);
+                }
+                None
+            }
+            PeerCommand::InitialTableComplete => {
+                self.initial_table_complete = true;
+                None
+            }
+            PeerCommand::Inbound(stream) => self.inbound(stream),
+            PeerCommand::Advertised(reply) => {
+                let routes = self.rib.advertised().map(|(prefix, ann)| (*prefix, ann.clone())).collect();
+                let _ = reply.send(routes);
+                None
+            }
+            PeerCommand::Shutdown { .. } => None,
+        }
+    }
+
+    /// RFC 4271 §6.8 for the connections a router opens to us.
+    fn inbound(&mut self, stream: TcpStream) -> Option<Event> {
+        let remote = stream.peer_addr().ok();
+        match self.fsm.state() {
+            State::Idle | State::Connect | State::Active if self.connection.is_none() => {
+                info!(peer = %self.peer.name, remote = ?remote, "accepted connection from peer");
+                self.connecting = None;
+                if self.fsm.state() == State::Idle {
+                    // We were waiting out a retry backoff: the router is ready now, so are we.
+                    let actions = self.fsm.handle(Instant::now(), Event::Start);
+                    self.apply(actions.into_iter().filter(|a| *a != Action::Connect).collect());
+                }
+                self.adopt(stream, true)
+            }
+            State::OpenSent => {
+                debug!(peer = %self.peer.name, "connection collision: holding the inbound connection until the peer's OPEN");
+                self.parked_inbound = Some(stream);
+                None
+            }
+            State::OpenConfirm => {
+                let remote_id = self.fsm.remote_id().unwrap_or(Ipv4Addr::UNSPECIFIED);
+                self.resolve_collision(stream, remote_id)
+            }
+            _ => {
+                info!(peer = %self.peer.name, remote = ?remote, state = ?self.fsm.state(), "refused connection: session already up");
+                reject(stream, collision_notification());
+                None
+            }
+        }
+    }
+
+    /// Both a connection we opened and one the router opened reached the point where the
+    /// router's BGP identifier is known: the higher identifier's connection survives.
+    fn resolve_collision(&mut self, inbound: TcpStream, remote_id: Ipv4Addr) -> Option<Event> {
+        let current_is_local = self.connection.as_ref().is_some_and(|c| !c.inbound);
+        let keep_current = collision_keeps_local(self.router_id, remote_id) == current_is_local;
+        if keep_current {
+            info!(peer = %self.peer.name, "connection collision: keeping the existing connection");
+            reject(inbound, collision_notification());
+            return None;
+        }
+        info!(peer = %self.peer.name, "connection collision: switching to the peer's connection");
+        let actions = self.fsm.handle(Instant::now(), Event::CollisionLost);
+        self.apply(actions);
+        let actions = self.fsm.handle(Instant::now(), Event::Start);
+        self.apply(actions.into_iter().filter(|a| *a != Action::Connect).collect());
+        self.adopt(inbound, true)
+    }
+
+    fn adopt(&mut self, stream: TcpStream, inbound: bool) -> Option<Event> {
+        let (local, remote) = match (stream.local_addr(), stream.peer_addr()) {
+            (Ok(local), Ok(remote)) => (local, remote),
+            _ => return Some(Event::TcpFailed),
+        };
+        let _ = stream.set_nodelay(true);
+        let (read_half, write_half) = stream.into_split();
+        let (writer, queue) = mpsc::channel(WRITER_QUEUE);
+        let writer_task = tokio::spawn(write_loop(FramedWrite::new(write_half, BgpCodec::new()), queue));
+        self.connection = Some(Connection {
+            reader: FramedRead::new(read_half, BgpCodec::new()),
+            writer,
+            writer_task,
+            local,
+            remote,
+            inbound,
+        });
+        debug!(peer = %self.peer.name, %local, %remote, inbound, "TCP connected");
+        Some(Event::TcpConnected)
+    }
+
+    fn apply(&mut self, actions: Vec<Action>) {
+        let before = self.fsm.state();
+        for action in actions {
+            match action {
+                Action::Connect => self.connect(),
+                Action::Send(message) => self.urgent.push_back(Outgoing::Message(message)),
+                Action::Close => self.close(),
+                Action::Up(negotiated) => self.up(negotiated),
+                Action::Down { reason } => self.down(reason),
+                Action::Deliver(message) => self.deliver(message),
+            }
+        }
+        let after = self.fsm.state();
+        if before != after {
+            self.state_changed(before, after);
+        }
+        // An inbound connection parked during OpenSent waits for the peer's identifier.
+        if let Some(stream) = self.parked_inbound.take() {
+            match (after, self.fsm.remote_id()) {
+                (State::OpenConfirm, Some(remote_id)) => {
+                    if let Some(event) = self.resolve_collision(stream, remote_id) {
+                        let actions = self.fsm.handle(Instant::now(), event);
+                        self.apply(actions);
+                    }
+                }
+                (State::OpenSent, _) => self.parked_inbound = Some(stream),
+                _ if self.connection.is_none() => {
+                    if let Some(event) = self.inbound(stream) {
+                        let actions = self.fsm.handle(Instant::now(), event);
+                        self.apply(actions);
+                    }
+                }
+                _ => reject(stream, collision_notification()),
+            }
+        }
+    }
+
+    fn state_changed(&mut self, from: State, to: State) {
+        let last_error = self.fsm.last_error().map(str::to_string);
+        match (to, &last_error) {
+            (State::Idle, Some(error)) if from != State::Connect && from != State::Active => {
+                info!(peer = %self.peer.name, ?from, state = ?to, reason = %error, "peer state")
+            }
+            _ => info!(peer = %self.peer.name, ?from, state = ?to, "peer state"),
+        }
+        self.status.send_modify(|s| {
+            s.state = to;
+            s.since = SystemTime::now();
+            s.last_error = last_error;
+        });
+    }
+
+    fn connect(&mut self) {
+        if self.peer.passive || self.connection.is_some() {
+            return;
+        }
+        let remote = SocketAddr::new(self.peer.address, self.peer.port);
+        let local = self.peer.local_address;
+        let timeout = self.peer.connect_retry.max(Duration::from_secs(1));
+        debug!(peer = %self.peer.name, %remote, "connecting");
+        self.connecting = Some(Box::pin(async move {
+            let socket = match remote {
+                SocketAddr::V4(_) => TcpSocket::new_v4()?,
+                SocketAddr::V6(_) => TcpSocket::new_v6()?,
+            };
+            if let Some(local) = local {
+                socket.bind(SocketAddr::new(local, 0))?;
+            }
+            match tokio::time::timeout(timeout, socket.connect(remote)).await {
+                Ok(result) => result,
+                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+            }
+        }));
+    }
+
+    /// Hands the last FSM messages (the NOTIFICATION) to the writer and lets it flush and close
+    /// in the background.
+    fn close(&mut self) {
+        self.connecting = None;
+        let Some(connection) = self.connection.take() else {
+            self.urgent.clear();
+            return;
+        };
+        let last: Vec<Outgoing> = self.urgent.drain(..).collect();
+        self.outbox.clear();
+        let Connection { reader, writer, writer_task, .. } = connection;
+        tokio::spawn(async move {
+            for item in last {
+                if writer.send(item).await.is_err() {
+                    break;
+                }
+            }
+            drop(writer);
+            let _ = tokio::time::timeout(CLOSE_FLUSH, writer_task).await;
+            drop(reader);
+        });
+    }
+
+    fn up(&mut self, negotiated: Negotiated) {
+        let Some(connection) = &self.connection else { return };
+        let params = CodecParams {
+            four_octet_as: negotiated.four_octet_as,
+            max_message_len: if negotiated.extended_message {
+                super::MAX_EXTENDED_MESSAGE_LEN
+            } else {
+                super::MAX_MESSAGE_LEN
+            },
+        };
+        let context = SessionContext {
+            local_as: self.local_as,
+            ibgp: self.peer.remote_as == self.local_as,
+            next_hop: self.peer.next_hop,
+            next_hop_v6: self.peer.next_hop_v6,
+            local_address: connection.local.ip(),
+        };
+        let families: Vec<Family> =
+            negotiated.families.iter().copied().filter(|f| self.peer.families.contains(f)).collect();
+        info!(
+            peer = %self.peer.name,
+            remote = %connection.remote,
+            remote_id = %negotiated.remote_id,
+            hold_time = negotiated.hold_time,
+            families = ?families,
+            "session established"
+        );
+        self.status.send_modify(|s| {
+            s.remote_id = Some(negotiated.remote_id);
+            s.local_address = Some(connection.local);
+            s.families = families.clone();
+            s.hold_time = Some(negotiated.hold_time);
+        });
+        if let Some(connection) = &mut self.connection {
+            connection.reader.decoder_mut().set_params(params);
+        }
+        // Queued behind the KEEPALIVE that completed the handshake, ahead of every UPDATE.
+        self.urgent.push_back(Outgoing::Params(params));
+        self.session = Some(Session { context, params, families, end_of_rib_sent: false });
+    }
+
+    fn down(&mut self, reason: String) {
+        warn!(peer = %self.peer.name, %reason, "session down");
+        self.session = None;
+        self.outbox.clear();
+        self.rib.session_down();
+        self.status.send_modify(|s| {
+            s.flaps += 1;
+            s.prefixes_advertised = 0;
+            s.families.clear();
+            s.hold_time = None;
+        });
+    }
+
+    fn deliver(&mut self, message: Message) {
+        match message {
+            Message::RouteRefresh(refresh) => {
+                info!(peer = %self.peer.name, family = %refresh.family, "route refresh requested: re-sending Adj-RIB-Out");
+                self.rib.session_down();
+                self.outbox.clear();
+            }
+            Message::Update(update) => {
+                if let Some(error) = &update.treat_as_withdraw {
+                    warn!(peer = %self.peer.name, %error, "malformed UPDATE from peer treated as withdraw (RFC 7606)");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn has_output(&self) -> bool {
+        if self.connection.is_none() {
+            return false;
+        }
+        if !self.urgent.is_empty() {
+            return true;
+        }
+        match &self.session {
+            Some(session) => {
+                !self.outbox.is_empty()
+                    || self.rib.pending() > 0
+                    || (!session.end_of_rib_sent && self.initial_table_complete)
+            }
+            None => false,
+        }
+    }
+
+    fn send_next(&mut self, permit: mpsc::Permit<'_, Outgoing>) {
+        if let Some(item) = self.urgent.pop_front() {
+            permit.send(item);
+            return;
+        }
+        if self.outbox.is_empty() {
+            self.fill_outbox();
+        }
+        if let Some(update) = self.outbox.pop_front() {
+            self.status.send_modify(|s| s.updates_sent += 1);
+            permit.send(Outgoing::Message(Message::Update(update)));
+        }
+        if self.outbox.is_empty() && self.rib.pending() == 0 {
+            self.status.send_modify(|s| s.prefixes_advertised = self.rib.advertised_count());
+        }
+    }
+
+    fn fill_outbox(&mut self) {
+        let Some(session) = &mut self.session else { return };
+        while self.outbox.is_empty() && self.rib.pending() > 0 {
+            let batch = self.rib.take_batch(BATCH_PREFIXES, &session.families);
+            let (updates, unsendable) = pack(&batch, &session.context, &session.params);
+            for skipped in unsendable {
+                warn!(peer = %self.peer.name, prefixes = ?skipped.prefixes, reason = skipped.reason, "not announced");
+            }
+            self.outbox.extend(updates);
+        }
+        if self.outbox.is_empty() && self.initial_table_complete && !session.end_of_rib_sent {
+            session.end_of_rib_sent = true;
+            info!(peer = %self.peer.name, families = ?session.families, "initial table sent: End-of-RIB");
+            self.outbox.extend(session.families.iter().map(|family| Update::end_of_rib(*family)));
+        }
+    }
+
+    /// SIGTERM path: withdraw what this peer holds, wait until the withdrawals are written, then
+    /// Cease. Bounded in time by the caller.
+    async fn shutdown(&mut self, message: String) {
+        let advertised: Vec<IpNet> = self.rib.advertised().map(|(prefix, _)| *prefix).collect();
+        for prefix in advertised {
+            self.rib.set(prefix, None);
+        }
+        // Whatever was queued and not yet advertised must not go out now.
+        self.outbox.clear();
+        if self.session.is_some() {
+            while !self.urgent.is_empty() || !self.outbox.is_empty() || self.rib.pending() > 0 {
+                let Some(permit) = reserve(&self.connection).await else { break };
+                self.send_next(permit);
+            }
+            info!(peer = %self.peer.name, "routes withdrawn");
+        }
+        let actions = self.fsm.handle(Instant::now(), Event::Stop { message });
+        let before = self.fsm.state();
+        for action in actions {
+            match action {
+                Action::Send(message) => self.urgent.push_back(Outgoing::Message(message)),
+                Action::Close => {
+                    if let Some(connection) = self.connection.take() {
+                        for message in self.urgent.drain(..) {
+                            if connection.writer.send(Outgoing::Message(message)).await.is_err() {
+                                break;
+                            }
+                        }
+                        drop(connection.writer);
+                        let _ = tokio::time::timeout(CLOSE_FLUSH, connection.writer_task).await;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if before != State::Idle {
+            self.state_changed(before, State::Idle);
+        }
+    }
+}
+
+fn collision_notification() -> Notification {
+    Notification { code: code::CEASE, subcode: 7, data: bytes::Bytes::new() }
+}
+
+/// Closes a connection we will not use, telling the router why.
+fn reject(stream: TcpStream, notification: Notification) {
+    tokio::spawn(async move {
+        let mut framed = FramedWrite::new(stream, BgpCodec::new());
+        let _ = tokio::time::timeout(CLOSE_FLUSH, framed.send(Message::Notification(notification))).await;
+    });
+}
+
+async fn write_loop(
+    mut sink: FramedWrite<OwnedWriteHalf, BgpCodec>,
+    mut queue: mpsc::Receiver<Outgoing>,
+) -> Result<(), CodecError> {
+    while let Some(item) = queue.recv().await {
+        feed(&mut sink, item).await?;
+        // Everything already queued goes out in the same write: fewer syscalls under load.
+        while let Ok(item) = queue.try_recv() {
+            feed(&mut sink, item).await?;
+        }
+        sink.flush().await?;
+    }
+    sink.close().await
+}
+
+async fn feed(sink: &mut FramedWrite<OwnedWriteHalf, BgpCodec>, item: Outgoing) -> Result<(), CodecError> {
+    match item {
+        Outgoing::Message(message) => sink.feed(message).await,
+        Outgoing::Params(params) => {
+            sink.encoder_mut().set_params(params);
+            Ok(())
+        }
+    }
+}
+
+async fn next_frame(connection: &mut Option<Connection>) -> Option<Result<Message, CodecError>> {
+    match connection {
+        Some(connection) => connection.reader.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn writer_finished(connection: &mut Option<Connection>) -> Result<(), CodecError> {
+    match connection {
+        Some(connection) => match (&mut connection.writer_task).await {
+            Ok(result) => result.and(Err(CodecError::Io(io::ErrorKind::BrokenPipe.into()))),
+            Err(_) => Err(CodecError::Io(io::ErrorKind::BrokenPipe.into())),
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn connect_progress(connecting: &mut Option<ConnectFuture>) -> io::Result<TcpStream> {
+    match connecting {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn reserve(connection: &Option<Connection>) -> Option<mpsc::Permit<'_, Outgoing>> {
+    match connection {
+        Some(connection) => connection.writer.reserve().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Different peers back off with different jitter; stable per name so runs are comparable.
+fn seed_for(name: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash ^ std::process::id() as u64
+}

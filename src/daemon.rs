@@ -1,16 +1,18 @@
-//! `rhi run`: wires the configuration to the peer tasks, listeners and speaker, and turns
-//! SIGTERM/SIGINT into withdraw-then-Cease.
+//! `rhi run`: wires the configuration to the peer tasks, listeners, health checks and speaker,
+//! and turns SIGTERM/SIGINT into withdraw-then-Cease.
 
 use std::collections::HashMap;
 use std::io;
 
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
 use crate::bgp::session::spawn_peer;
 use crate::config::Config;
+use crate::health;
 use crate::listener;
-use crate::speaker::Speaker;
+use crate::speaker::{PeerLink, Speaker, SpeakerEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -36,28 +38,47 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     }
     info!(router_id = %config.router_id, local_as = config.local_as, peers = peers.len(), vips = config.vips.len(), "rhi running");
 
-    let mut speaker = Speaker::new(peers);
-    speaker.announce_static_vips(&config);
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let links = peers.iter().map(|p| PeerLink { name: p.name.clone(), commands: p.commands.clone() }).collect();
+    let speaker = tokio::spawn(Speaker::new(&config, links).run(events_rx));
+
+    let (reports, mut reports_rx) = mpsc::unbounded_channel();
+    for (name, check) in &config.checks {
+        tokio::spawn(health::run_check(name.clone(), check.clone(), reports.clone()));
+    }
+    let forward = events.clone();
+    tokio::spawn(async move {
+        while let Some(report) = reports_rx.recv().await {
+            if forward.send(SpeakerEvent::Check(report)).is_err() {
+                return;
+            }
+        }
+    });
+    let grace = events.clone();
+    let startup_grace = config.startup_grace;
+    tokio::spawn(async move {
+        tokio::time::sleep(startup_grace).await;
+        let _ = grace.send(SpeakerEvent::StartupGraceOver);
+    });
 
     let signal_name = tokio::select! {
         _ = terminate.recv() => "SIGTERM",
         _ = interrupt.recv() => "SIGINT",
     };
     info!(signal = signal_name, "withdrawing routes and closing sessions");
-    speaker.shutdown(format!("rhi shutting down ({signal_name})")).await;
+    let (done, finished) = oneshot::channel();
+    let message = format!("rhi shutting down ({signal_name})");
+    if events.send(SpeakerEvent::Shutdown { message, done }).is_ok() {
+        let _ = finished.await;
+    }
+    let _ = speaker.await;
     info!("stopped");
     Ok(())
 }
 
 /// Parts of the configuration schema whose runtime is not in this build: refusing them is safer
-/// than running without them (a VIP whose check is ignored would attract traffic it cannot serve).
+/// than running without them.
 fn refuse_unbuilt_features(config: &Config) -> Result<(), DaemonError> {
-    if let Some(vip) = config.vips.iter().find(|vip| !vip.checks.is_empty()) {
-        return Err(DaemonError::Unsupported(format!(
-            "vip {}: health checks are not supported by this build of rhi yet",
-            vip.prefix
-        )));
-    }
     if !config.processes.is_empty() {
         return Err(DaemonError::Unsupported("processes: ExaBGP API processes are not supported by this build yet".into()));
     }

@@ -7,6 +7,7 @@
 pub mod bgp;
 pub mod config;
 pub mod daemon;
+pub mod health;
 pub mod listener;
 pub mod logging;
 pub mod policy;

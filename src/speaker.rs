@@ -1,50 +1,174 @@
-//! The speaker: the one owner of the desired routes. Sources (config VIPs today; health checks,
-//! the control socket and API processes send it events) never touch peers directly: the speaker
-//! resolves what each prefix should look like and fans the changes out to the peer tasks, each of
-//! which diffs them against its own Adj-RIB-Out.
+//! The speaker: the one owner of the desired routes. Sources (config VIPs with their health
+//! checks today; the control socket and API processes later) send it events; it resolves what
+//! each prefix should look like and fans the changes out to the peer tasks, each of which diffs
+//! them against its own Adj-RIB-Out. Nothing here shares state behind a lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ipnet::IpNet;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use crate::bgp::session::{PeerCommand, PeerHandle};
-use crate::config::{Config, VipConfig};
+use crate::bgp::session::PeerCommand;
+use crate::config::{Config, VipConfig, WhenDown};
+use crate::health::{CheckReport, Health};
 use crate::policy::Announcement;
 
-pub struct Speaker {
-    peers: Vec<PeerHandle>,
-    desired: BTreeMap<IpNet, Arc<Announcement>>,
+pub enum SpeakerEvent {
+    Check(CheckReport),
+    /// `startup_grace` passed: send End-of-RIB even if some check has no verdict yet.
+    StartupGraceOver,
+    /// Withdraw everything from every peer, Cease every session, then answer.
+    Shutdown { message: String, done: oneshot::Sender<()> },
 }
 
 /// How long shutdown waits for peers to write their withdrawals and NOTIFICATION.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1800);
 
+#[derive(Clone, Debug)]
+pub struct CheckStatus {
+    pub state: Health,
+    /// Reached its first verdict (risen, or confirmed down).
+    pub decided: bool,
+    pub reason: String,
+}
+
+struct Vip {
+    config: VipConfig,
+    healthy: Announcement,
+    /// What the speaker currently wants announced for this VIP (None = withdrawn).
+    current: Option<Arc<Announcement>>,
+}
+
+/// The speaker's end of a peer task.
+#[derive(Clone)]
+pub struct PeerLink {
+    pub name: String,
+    pub commands: mpsc::UnboundedSender<PeerCommand>,
+}
+
+pub struct Speaker {
+    peers: Vec<PeerLink>,
+    vips: Vec<Vip>,
+    checks: BTreeMap<String, CheckStatus>,
+    interned: HashSet<Arc<Announcement>>,
+    initial_table_complete: bool,
+}
+
 impl Speaker {
-    pub fn new(peers: Vec<PeerHandle>) -> Speaker {
-        Speaker { peers, desired: BTreeMap::new() }
-    }
-
-    pub fn peers(&self) -> &[PeerHandle] {
-        &self.peers
-    }
-
-    /// The routes of the config's VIPs that have no checks: announced from the start.
-    pub fn announce_static_vips(&mut self, config: &Config) {
-        let changes: Vec<(IpNet, Option<Arc<Announcement>>)> = config
+    pub fn new(config: &Config, peers: Vec<PeerLink>) -> Speaker {
+        let vips = config
             .vips
             .iter()
-            .filter(|vip| vip.checks.is_empty())
-            .map(|vip| (vip.prefix, Some(intern(&mut self.desired, vip))))
+            .map(|vip| Vip { config: vip.clone(), healthy: Announcement::from_attrs(&vip.attributes), current: None })
             .collect();
-        for (prefix, _) in &changes {
-            info!(%prefix, "announcing VIP");
+        let checks = config
+            .checks
+            .keys()
+            .map(|name| {
+                let status = CheckStatus { state: Health::Down, decided: false, reason: "no result yet".into() };
+                (name.clone(), status)
+            })
+            .collect();
+        Speaker { peers, vips, checks, interned: HashSet::new(), initial_table_complete: false }
+    }
+
+    pub async fn run(mut self, mut events: mpsc::UnboundedReceiver<SpeakerEvent>) {
+        self.reconcile(None);
+        while let Some(event) = events.recv().await {
+            match event {
+                SpeakerEvent::Check(report) => {
+                    let at = report.at;
+                    if let Some(status) = self.checks.get_mut(&report.check) {
+                        *status = CheckStatus { state: report.state, decided: true, reason: report.reason };
+                    }
+                    self.reconcile(Some(at));
+                }
+                SpeakerEvent::StartupGraceOver => {
+                    if !self.initial_table_complete {
+                        let waiting: Vec<&String> =
+                            self.checks.iter().filter(|(_, s)| !s.decided).map(|(name, _)| name).collect();
+                        warn!(checks = ?waiting, "startup_grace passed before these checks had a verdict: sending End-of-RIB");
+                        self.complete_initial_table();
+                    }
+                }
+                SpeakerEvent::Shutdown { message, done } => {
+                    self.shutdown(message).await;
+                    let _ = done.send(());
+                    return;
+                }
+            }
         }
-        self.broadcast(|| PeerCommand::Routes(changes.clone()));
+    }
+
+    /// Recomputes every VIP's desired announcement and sends peers what changed.
+    fn reconcile(&mut self, verdict_at: Option<Instant>) {
+        let mut changes = Vec::new();
+        for index in 0..self.vips.len() {
+            let health = self.vip_health(&self.vips[index].config);
+            let wanted = self.desired_for(index, health);
+            let vip = &mut self.vips[index];
+            if !same(&vip.current, &wanted) {
+                let prefix = vip.config.prefix;
+                match &wanted {
+                    Some(announcement) => info!(vip = %prefix, health = health.as_str(), med = ?announcement.med, "announce"),
+                    None => info!(vip = %prefix, health = health.as_str(), "withdraw"),
+                }
+                vip.current = wanted.clone();
+                changes.push((prefix, wanted));
+            }
+        }
+        if !changes.is_empty() {
+            self.broadcast(|| PeerCommand::Routes(changes.clone()));
+            if let Some(at) = verdict_at {
+                tracing::debug!(micros = at.elapsed().as_micros() as u64, "verdict handed to peers");
+            }
+        }
+        if !self.initial_table_complete && self.checks.values().all(|s| s.decided) {
+            self.complete_initial_table();
+        }
+    }
+
+    fn complete_initial_table(&mut self) {
+        self.initial_table_complete = true;
         self.broadcast(|| PeerCommand::InitialTableComplete);
+    }
+
+    /// All of a VIP's checks must pass; the worst one decides. No checks = always up.
+    fn vip_health(&self, vip: &VipConfig) -> Health {
+        vip.checks
+            .iter()
+            .map(|name| self.checks.get(name).map_or(Health::Down, |s| s.state))
+            .min()
+            .unwrap_or(Health::Up)
+    }
+
+    fn desired_for(&mut self, index: usize, health: Health) -> Option<Arc<Announcement>> {
+        let vip = &self.vips[index];
+        let announcement = match health {
+            Health::Up => vip.healthy.clone(),
+            Health::Degraded => match &vip.config.when_degraded {
+                Some(degraded) => vip.healthy.overridden(degraded),
+                None => vip.healthy.clone(),
+            },
+            Health::Down => match &vip.config.when_down {
+                WhenDown::Withdraw => return None,
+                WhenDown::Announce(down) => vip.healthy.overridden(down),
+            },
+        };
+        Some(self.intern(announcement))
+    }
+
+    /// One `Arc` per distinct announcement, so peers group equal routes into one UPDATE by
+    /// pointer.
+    fn intern(&mut self, announcement: Announcement) -> Arc<Announcement> {
+        if let Some(shared) = self.interned.get(&announcement) {
+            return shared.clone();
+        }
+        let shared = Arc::new(announcement);
+        self.interned.insert(shared.clone());
+        shared
     }
 
     fn broadcast(&self, command: impl Fn() -> PeerCommand) {
@@ -75,15 +199,13 @@ impl Speaker {
         if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
             warn!("some peers did not finish withdrawing in time");
         }
-        self.desired.clear();
     }
 }
 
-/// One `Arc` per distinct announcement, so peers group equal routes into one UPDATE by pointer.
-fn intern(desired: &mut BTreeMap<IpNet, Arc<Announcement>>, vip: &VipConfig) -> Arc<Announcement> {
-    let announcement = Announcement::from_attrs(&vip.attributes);
-    let shared = desired.values().find(|existing| ***existing == announcement).cloned();
-    let arc = shared.unwrap_or_else(|| Arc::new(announcement));
-    desired.insert(vip.prefix, arc.clone());
-    arc
+fn same(a: &Option<Arc<Announcement>>, b: &Option<Arc<Announcement>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }

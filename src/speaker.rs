@@ -209,3 +209,169 @@ fn same(a: &Option<Arc<Announcement>>, b: &Option<Arc<Announcement>>) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::net::Ipv4Addr;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::{
+        AttrOverride, CheckConfig, CheckKind, ControlConfig, DrainConfig, RouteAttrs, VipConfig,
+    };
+
+    fn vip(prefix: &str, checks: &[&str], med: u32) -> VipConfig {
+        VipConfig {
+            prefix: prefix.parse().unwrap(),
+            checks: checks.iter().map(|c| c.to_string()).collect(),
+            attributes: RouteAttrs { med: Some(med), ..Default::default() },
+            when_down: WhenDown::Withdraw,
+            when_degraded: None,
+        }
+    }
+
+    fn config(vips: Vec<VipConfig>, checks: &[&str]) -> Config {
+        let check = CheckConfig {
+            kind: CheckKind::Tcp { address: "127.0.0.1:1".parse().unwrap() },
+            interval: Duration::from_secs(1),
+            fast_interval: Duration::from_millis(200),
+            timeout: Duration::from_millis(500),
+            rise: 1,
+            fall: 1,
+        };
+        Config {
+            router_id: Ipv4Addr::new(10, 25, 150, 10),
+            local_as: 65010,
+            listen: vec![],
+            peers: vec![],
+            checks: checks.iter().map(|c| (c.to_string(), check.clone())).collect::<BTreeMap<_, _>>(),
+            vips,
+            drain: DrainConfig {
+                med: None,
+                as_path_prepend: None,
+                graceful_shutdown: true,
+                withdraw_after: Duration::ZERO,
+                file: None,
+                on_shutdown: Duration::ZERO,
+            },
+            control: ControlConfig { socket: PathBuf::from("/nonexistent") },
+            state_file: None,
+            metrics: None,
+            processes: vec![],
+            startup_grace: Duration::from_secs(10),
+        }
+    }
+
+    fn speaker(config: &Config) -> (Speaker, mpsc::UnboundedReceiver<PeerCommand>) {
+        let (commands, rx) = mpsc::unbounded_channel();
+        (Speaker::new(config, vec![PeerLink { name: "sw01".into(), commands }]), rx)
+    }
+
+    fn report(check: &str, state: Health) -> CheckReport {
+        CheckReport { check: check.into(), state, reason: "test".into(), at: Instant::now() }
+    }
+
+    fn drain(rx: &mut mpsc::UnboundedReceiver<PeerCommand>) -> Vec<PeerCommand> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    fn routes(commands: &[PeerCommand]) -> Vec<(IpNet, Option<u32>)> {
+        commands
+            .iter()
+            .filter_map(|c| match c {
+                PeerCommand::Routes(r) => Some(r.iter().map(|(p, a)| (*p, a.as_ref().and_then(|a| a.med))).collect::<Vec<_>>()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    fn eor(commands: &[PeerCommand]) -> bool {
+        commands.iter().any(|c| matches!(c, PeerCommand::InitialTableComplete))
+    }
+
+    fn apply(speaker: &mut Speaker, check: &str, state: Health) {
+        speaker.checks.insert(check.into(), CheckStatus { state, decided: true, reason: "test".into() });
+        speaker.reconcile(Some(report(check, state).at));
+    }
+
+    #[test]
+    fn a_vip_without_checks_is_announced_at_once_and_end_of_rib_follows() {
+        let config = config(vec![vip("10.46.46.46/32", &[], 300)], &[]);
+        let (mut speaker, mut rx) = speaker(&config);
+        speaker.reconcile(None);
+        let sent = drain(&mut rx);
+        assert_eq!(routes(&sent), vec![("10.46.46.46/32".parse().unwrap(), Some(300))]);
+        assert!(eor(&sent));
+    }
+
+    #[test]
+    fn a_checked_vip_starts_withdrawn_and_end_of_rib_waits_for_the_first_verdict() {
+        let config = config(vec![vip("10.46.46.46/32", &["web"], 300)], &["web"]);
+        let (mut speaker, mut rx) = speaker(&config);
+        speaker.reconcile(None);
+        let sent = drain(&mut rx);
+        assert!(routes(&sent).is_empty());
+        assert!(!eor(&sent), "End-of-RIB must wait for the check");
+        apply(&mut speaker, "web", Health::Up);
+        let sent = drain(&mut rx);
+        assert_eq!(routes(&sent), vec![("10.46.46.46/32".parse().unwrap(), Some(300))]);
+        assert!(eor(&sent));
+    }
+
+    #[test]
+    fn health_drives_withdraw_degraded_and_when_down_attributes() {
+        let mut degraded = vip("10.0.0.1/32", &["web"], 300);
+        degraded.when_degraded = Some(AttrOverride { med: Some(350), ..Default::default() });
+        let mut stays = vip("10.0.0.2/32", &["web"], 300);
+        stays.when_down = WhenDown::Announce(AttrOverride { med: Some(1000), ..Default::default() });
+        let config = config(vec![degraded, stays], &["web"]);
+        let (mut speaker, mut rx) = speaker(&config);
+        apply(&mut speaker, "web", Health::Up);
+        drain(&mut rx);
+        apply(&mut speaker, "web", Health::Degraded);
+        assert_eq!(
+            routes(&drain(&mut rx)),
+            vec![("10.0.0.1/32".parse().unwrap(), Some(350)), ("10.0.0.2/32".parse().unwrap(), Some(300))]
+        );
+        apply(&mut speaker, "web", Health::Down);
+        assert_eq!(
+            routes(&drain(&mut rx)),
+            vec![("10.0.0.1/32".parse().unwrap(), None), ("10.0.0.2/32".parse().unwrap(), Some(1000))]
+        );
+    }
+
+    #[test]
+    fn an_unchanged_verdict_sends_nothing() {
+        let config = config(vec![vip("10.46.46.46/32", &["web"], 300)], &["web"]);
+        let (mut speaker, mut rx) = speaker(&config);
+        apply(&mut speaker, "web", Health::Up);
+        drain(&mut rx);
+        apply(&mut speaker, "web", Health::Up);
+        assert!(drain(&mut rx).is_empty());
+    }
+
+    #[test]
+    fn every_check_of_a_vip_must_pass() {
+        let config = config(vec![vip("10.46.46.46/32", &["web", "api"], 300)], &["web", "api"]);
+        let (mut speaker, mut rx) = speaker(&config);
+        apply(&mut speaker, "web", Health::Up);
+        assert!(routes(&drain(&mut rx)).is_empty(), "api has no verdict yet");
+        apply(&mut speaker, "api", Health::Up);
+        assert_eq!(routes(&drain(&mut rx)).len(), 1);
+        apply(&mut speaker, "api", Health::Down);
+        assert_eq!(routes(&drain(&mut rx)), vec![("10.46.46.46/32".parse().unwrap(), None)]);
+    }
+
+    #[test]
+    fn equal_announcements_share_one_arc() {
+        let config = config(vec![vip("10.0.0.1/32", &[], 300), vip("10.0.0.2/32", &[], 300)], &[]);
+        let (mut speaker, mut rx) = speaker(&config);
+        speaker.reconcile(None);
+        let sent = drain(&mut rx);
+        let PeerCommand::Routes(changes) = &sent[0] else { panic!("expected routes") };
+        let (a, b) = (changes[0].1.as_ref().unwrap(), changes[1].1.as_ref().unwrap());
+        assert!(Arc::ptr_eq(a, b), "one UPDATE can carry both");
+    }
+}

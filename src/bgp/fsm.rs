@@ -5,11 +5,13 @@
 //! this machine departs from its letter, the choice and the reason are stated here once:
 //!
 //! - **Automatic restart.** Every error leads to Idle with the connect-retry timer armed from an
-//!   exponential [`Backoff`] (RFC 4271's optional "automatic start" with damping, §8.1.1). `Start`
-//!   connects at once and forgets earlier failures: it is an operator's explicit intent. The
-//!   backoff is also forgotten when a session had stayed Established for at least
-//!   max(30 s, hold time) before it failed, so a peer that drops us right after Established cannot
-//!   pull us into a tight reconnect loop, while a session that ran for hours is retried quickly.
+//!   exponential [`Backoff`] (RFC 4271 §8.1.1 AllowAutomaticStart with DampPeerOscillations).
+//!   `Start` connects at once and forgets earlier failures: it is an operator's explicit intent.
+//!   The backoff is also forgotten when a session had stayed Established for at least
+//!   max(30 s, negotiated hold time) before it failed, so a peer that drops us right after
+//!   Established cannot pull us into a tight reconnect loop, while a session that ran for hours
+//!   is retried quickly. A passive peer waits out the same backoff in Idle (accepting inbound
+//!   connections meanwhile), then returns to Active; it never emits `Connect`.
 //! - **Connect.** The connect-retry timer bounds an outbound attempt (RFC 4271 Connect state). On
 //!   expiry the FSM emits [`Action::Connect`] again and the driver replaces the pending attempt:
 //!   a fresh SYN schedule finds a rebooted router sooner than the kernel's doubling retransmits.
@@ -1812,15 +1814,14 @@ mod tests {
         let t0 = Instant::now();
         let mut fsm = Fsm::new(config(), 1);
         fsm.handle(t0, Event::Start);
-        for _ in 0..4 {
-            fsm.handle(t0, Event::TcpFailed);
-            let at = fsm.poll_timeout().unwrap();
-            fsm.handle_timeout(at);
-        }
-        fsm.handle(t0, Event::TcpFailed);
-        assert_eq!(fsm.handle(t0, Event::Start), vec![Action::Connect]);
-        fsm.handle(t0, Event::TcpFailed);
-        assert_retry_after(&fsm, t0, 5 * SECOND);
+        let now = fail_attempts(&mut fsm, t0, 4);
+        fsm.handle(now, Event::TcpFailed);
+        assert_retry_after(&fsm, now, 60 * SECOND);
+        // The operator asks again: no waiting out the 60 s.
+        let now = now + SECOND;
+        assert_eq!(fsm.handle(now, Event::Start), vec![Action::Connect]);
+        fsm.handle(now, Event::TcpFailed);
+        assert_retry_after(&fsm, now, 5 * SECOND);
     }
 
     /// Fails `count` connection attempts in a row; returns when the last retry fires.

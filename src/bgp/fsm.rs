@@ -163,7 +163,8 @@ pub enum Event {
     Received(Message),
     /// The codec refused what the peer sent: send this NOTIFICATION and drop the connection.
     DecodeError(Notification),
-    /// Collision detection (§6.8) chose the other connection: Cease/Connection Collision Resolution.
+    /// Collision detection (§6.8) chose the other connection: send Cease/Connection Collision
+    /// Resolution and close this one, without backing off.
     CollisionLost,
 }
 
@@ -1600,7 +1601,10 @@ mod tests {
         );
         assert_eq!(
             downs(&actions),
-            ["unexpected OPEN in Established; sent Finite State Machine Error/Receive Unexpected Message in Established State"]
+            [
+                "unexpected OPEN in Established; sent Finite State Machine Error/\
+              Receive Unexpected Message in Established State"
+            ]
         );
         assert_eq!(actions.len(), 3);
         assert_eq!(fsm.state(), State::Idle);

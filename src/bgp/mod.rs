@@ -2,6 +2,7 @@
 //! tokio task that drives one session.
 
 pub mod attributes;
+pub mod backoff;
 pub mod capability;
 pub mod codec;
 pub mod fsm;

@@ -24,7 +24,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
 use super::codec::{BgpCodec, CodecError, CodecParams};
-use super::fsm::{collision_keeps_local, Action, Event, Fsm, FsmConfig, Negotiated, State};
+use super::fsm::{collision_keeps_local_with_as, Action, Event, Fsm, FsmConfig, Negotiated, State};
 use super::message::{Message, Update};
 use super::nlri::Family;
 use super::notification::{code, Notification};
@@ -317,7 +317,8 @@ impl PeerTask {
     /// router's BGP identifier is known: the higher identifier's connection survives.
     fn resolve_collision(&mut self, inbound: TcpStream, remote_id: Ipv4Addr) -> Option<Event> {
         let current_is_local = self.connection.as_ref().is_some_and(|c| !c.inbound);
-        let keep_current = collision_keeps_local(self.router_id, remote_id) == current_is_local;
+        let keep_current =
+            collision_keeps_local_with_as(self.router_id, self.local_as, remote_id, self.peer.remote_as) == current_is_local;
         if keep_current {
             info!(peer = %self.peer.name, "connection collision: keeping the existing connection");
             reject(inbound, collision_notification());

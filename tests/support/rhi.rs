@@ -1,0 +1,157 @@
+//! The rhi binary under test, as a daemon (`rhi run`) or a one-shot command.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use super::process::{Daemon, WorkDir};
+use super::wait::{secs, wait_until_ok};
+
+/// Replaced by the process's private directory in configs given to [`RhiProcess::start`], for
+/// paths that must not collide between tests: `control: {socket: "@DIR@/rhi.sock"}`,
+/// `state_file: "@DIR@/state.json"`.
+pub const DIR_PLACEHOLDER: &str = "@DIR@";
+
+/// The rhi binary Cargo built for this test run.
+pub fn rhi_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rhi"))
+}
+
+/// A `Command` for the rhi binary, for one-shot subcommands: `check-config`, and the client
+/// commands (`status`, `announce`, ...) with `--socket`.
+pub fn rhi_command() -> Command {
+    let mut cmd = Command::new(rhi_bin());
+    // A developer's own RHI_CONFIG must not leak into what a test runs.
+    cmd.env_remove("RHI_CONFIG");
+    cmd
+}
+
+/// `rhi run -c CONFIG` in the background, its stderr (and stdout) in `rhi.log` in a private
+/// temp dir. Dropping it kills it (SIGKILL) and, if the test is failing, prints its log.
+pub struct RhiProcess {
+    daemon: Daemon,
+    config: PathBuf,
+    dir: WorkDir,
+}
+
+impl RhiProcess {
+    /// Writes `config_yaml` (with [`DIR_PLACEHOLDER`] replaced) and starts `rhi run -c FILE`.
+    /// Returns at once: wait on what the router holds, or on [`RhiProcess::wait_log`].
+    pub fn start(config_yaml: &str) -> RhiProcess {
+        RhiProcess::start_with_args(config_yaml, &[])
+    }
+
+    /// Like [`RhiProcess::start`], with more arguments after `run -c FILE` (e.g.
+    /// `["--log-format", "json"]`).
+    pub fn start_with_args(config_yaml: &str, args: &[&str]) -> RhiProcess {
+        let dir = WorkDir::new("rhi");
+        let config = dir.write("rhi.yaml", &expand(config_yaml, dir.path()));
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let daemon = {
+            let config = config.clone();
+            Daemon::spawn("rhi", dir.join("rhi.log"), move || {
+                let mut cmd = rhi_command();
+                cmd.arg("run").arg("-c").arg(&config).args(&args);
+                cmd
+            })
+        };
+        RhiProcess { daemon, config, dir }
+    }
+
+    /// The private directory that [`DIR_PLACEHOLDER`] stands for.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// Replaces the config file (atomically, so a SIGHUP racing with the write never sees half
+    /// of it). Follow with [`RhiProcess::sighup`] to apply it.
+    pub fn write_config(&self, config_yaml: &str) {
+        let tmp = self.dir.write("rhi.yaml.new", &expand(config_yaml, self.dir.path()));
+        fs::rename(&tmp, &self.config).expect("replace rhi.yaml");
+    }
+
+    /// The PID while rhi runs; panics once it has exited.
+    pub fn pid(&self) -> u32 {
+        self.daemon.pid().expect("rhi has exited")
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.daemon.is_running()
+    }
+
+    /// Panics with the log if rhi has exited.
+    pub fn assert_running(&self) {
+        self.daemon.assert_running();
+    }
+
+    /// SIGTERM: rhi must withdraw its routes and exit 0 (DESIGN §3).
+    pub fn sigterm(&self) {
+        self.daemon.signal("TERM");
+    }
+
+    pub fn sigint(&self) {
+        self.daemon.signal("INT");
+    }
+
+    /// SIGHUP: re-read the config.
+    pub fn sighup(&self) {
+        self.daemon.signal("HUP");
+    }
+
+    /// Any signal by name ("USR1", ...).
+    pub fn signal(&self, name: &str) {
+        self.daemon.signal(name);
+    }
+
+    /// Waits for rhi to exit; panics with its log after `timeout`.
+    pub fn wait_exit(&self, timeout: Duration) -> ExitStatus {
+        self.daemon.wait_exit(timeout)
+    }
+
+    /// SIGKILL: no withdraw, no NOTIFICATION, like a crash.
+    pub fn kill(&self) {
+        self.daemon.kill();
+    }
+
+    /// Starts rhi again with the same config file and directory (state file, socket).
+    pub fn restart(&self) {
+        self.daemon.restart();
+    }
+
+    /// Everything rhi logged so far.
+    pub fn log(&self) -> String {
+        self.daemon.log()
+    }
+
+    pub fn log_path(&self) -> &Path {
+        self.daemon.log_path()
+    }
+
+    /// Waits until the log contains `needle` and returns that line.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> String {
+        let what = format!("rhi to log {needle:?}");
+        wait_until_ok(timeout, &what, || {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+                return Ok(line.to_string());
+            }
+            self.daemon.assert_running();
+            Err(format!("last lines:\n{}", super::process::tail(&log, 20)))
+        })
+    }
+
+    /// SIGTERM and wait (up to 10 s) for the exit status.
+    pub fn stop(&self) -> ExitStatus {
+        self.sigterm();
+        self.wait_exit(secs(10))
+    }
+}
+
+fn expand(config_yaml: &str, dir: &Path) -> String {
+    config_yaml.replace(DIR_PLACEHOLDER, &dir.display().to_string())
+}

@@ -154,3 +154,152 @@ impl Encoder<&Message> for BgpCodec {
         item.encode(&self.params, dst).map_err(CodecError::Encode)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgp::message::tests::{hex, P4};
+    use crate::bgp::message::{Open, Update};
+    use crate::bgp::notification::cease;
+    use crate::bgp::Family;
+
+    fn two_messages() -> Vec<u8> {
+        let mut b = hex(include_str!(
+            "../../tests/fixtures/wire/rfc/update-ipv4.hex"
+        ));
+        b.extend(hex(include_str!(
+            "../../tests/fixtures/wire/rfc/keepalive.hex"
+        )));
+        b
+    }
+
+    #[test]
+    fn frames_arrive_in_pieces() {
+        let bytes = two_messages();
+        let mut codec = BgpCodec::with_params(P4);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        // One octet at a time: every split point of the header and the body.
+        for b in &bytes {
+            buf.extend_from_slice(&[*b]);
+            while let Some(m) = codec.decode(&mut buf).unwrap() {
+                out.push(m);
+            }
+        }
+        assert_eq!(out.len(), 2);
+        assert!(matches!(out[0], Message::Update(_)));
+        assert_eq!(out[1], Message::Keepalive);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn several_frames_in_one_read() {
+        let mut codec = BgpCodec::with_params(P4);
+        let mut buf = BytesMut::from(&two_messages()[..]);
+        assert!(matches!(
+            codec.decode(&mut buf).unwrap(),
+            Some(Message::Update(_))
+        ));
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(Message::Keepalive));
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+    }
+
+    #[test]
+    fn never_reserves_beyond_the_declared_length() {
+        let mut codec = BgpCodec::with_params(CodecParams::negotiated(true, true));
+        let mut buf = BytesMut::from(&hex("ffffffffffffffffffffffffffffffff ffff 02")[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        assert!(
+            buf.capacity() <= MAX_EXTENDED_MESSAGE_LEN + 64,
+            "capacity {}",
+            buf.capacity()
+        );
+    }
+
+    fn big_update() -> Message {
+        let withdrawn = (0..2000u32)
+            .map(|i| ipnet::Ipv4Net::new((i << 8).into(), 24).unwrap())
+            .collect();
+        Message::Update(Update {
+            withdrawn,
+            ..Update::default()
+        })
+    }
+
+    #[test]
+    fn extended_messages_only_after_negotiation() {
+        let mut codec = BgpCodec::new();
+        let mut buf = BytesMut::new();
+        let err = codec.encode(big_update(), &mut buf).unwrap_err();
+        assert!(matches!(
+            err,
+            CodecError::Encode(EncodeError::TooLong { max: 4096, .. })
+        ));
+        assert!(buf.is_empty());
+        codec.set_params(CodecParams::negotiated(false, true));
+        assert_eq!(codec.params().max_message_len, 65535);
+        codec.encode(big_update(), &mut buf).unwrap();
+        let wire = buf.clone();
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(big_update()));
+        // The same bytes before negotiation: Bad Message Length, data = the length field.
+        let mut buf = wire;
+        let len = (buf.len() as u16).to_be_bytes();
+        match BgpCodec::new().decode(&mut buf) {
+            Err(CodecError::Notify(n)) => {
+                assert_eq!((n.code, n.subcode, &n.data[..]), (1, 2, &len[..]))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn open_over_4096_is_refused_even_when_extended() {
+        let mut codec = BgpCodec::with_params(CodecParams::negotiated(true, true));
+        let mut msg = hex("ffffffffffffffffffffffffffffffff 1388 01"); // length 5000, OPEN
+        msg.resize(5000, 0);
+        match codec.decode(&mut BytesMut::from(&msg[..])) {
+            Err(CodecError::Notify(n)) => {
+                assert_eq!((n.code, n.subcode, &n.data[..]), (1, 2, &[0x13, 0x88][..]))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn encoder_round_trips_every_type() {
+        let msgs = vec![
+            Message::Open(Open::new(
+                65010,
+                90,
+                "192.0.2.1".parse().unwrap(),
+                vec![Capability::RouteRefresh],
+            )),
+            Message::Update(Update::end_of_rib(Family::IPV6_UNICAST)),
+            Message::Notification(Notification::cease_shutdown("bye")),
+            Message::Keepalive,
+            Message::RouteRefresh(crate::bgp::RouteRefresh::new(Family::IPV4_UNICAST)),
+            Message::Notification(Notification::cease(cease::CONNECTION_COLLISION_RESOLUTION)),
+        ];
+        let mut codec = BgpCodec::with_params(P4);
+        let mut buf = BytesMut::new();
+        for m in &msgs {
+            codec.encode(m, &mut buf).unwrap();
+        }
+        for m in msgs {
+            assert_eq!(codec.decode(&mut buf).unwrap(), Some(m));
+        }
+    }
+
+    #[test]
+    fn codec_error_messages() {
+        let e = CodecError::Notify(Notification::new(1, 2, vec![0, 18]));
+        assert_eq!(
+            e.to_string(),
+            "malformed message from peer: Message Header Error/Bad Message Length: data 0012"
+        );
+        let e: CodecError = std::io::Error::other("reset").into();
+        assert!(matches!(e, CodecError::Io(_)));
+    }
+
+    use crate::bgp::capability::Capability;
+}

@@ -14,6 +14,9 @@ use super::notification::{
 };
 use super::{AS_TRANS, HEADER_LEN, MAX_MESSAGE_LEN};
 
+// UPDATE dominates the traffic, so it is the variant worth keeping inline: boxing it would cost an
+// allocation per message and change the type every other module matches on.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
     Open(Open),
@@ -656,5 +659,1080 @@ impl From<Notification> for Message {
 impl From<RouteRefresh> for Message {
     fn from(r: RouteRefresh) -> Message {
         Message::RouteRefresh(r)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::bgp::attributes::{AsPath, AsSegment, LargeCommunity, Origin, RawAttribute};
+    use crate::bgp::codec::{BgpCodec, CodecError};
+    use crate::bgp::notification::update as upd;
+    use tokio_util::codec::Decoder;
+
+    pub(crate) const P4: CodecParams = CodecParams {
+        four_octet_as: true,
+        max_message_len: 4096,
+    };
+    pub(crate) const P2: CodecParams = CodecParams {
+        four_octet_as: false,
+        max_message_len: 4096,
+    };
+
+    /// Hex with `#` comments and any whitespace, as in tests/fixtures/wire.
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        let digits: String = s
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+            .collect();
+        assert!(digits.len() % 2 == 0, "odd number of hex digits");
+        (0..digits.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn decode_one(bytes: &[u8], params: CodecParams) -> Result<Message, CodecError> {
+        let mut codec = BgpCodec::with_params(params);
+        let mut buf = BytesMut::from(bytes);
+        let msg = codec.decode(&mut buf)?.expect("a whole message");
+        assert!(buf.is_empty(), "message shorter than its length field");
+        Ok(msg)
+    }
+
+    fn encode(msg: &Message, params: CodecParams) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        msg.encode(&params, &mut buf).unwrap();
+        assert_eq!(
+            buf.len(),
+            msg.encoded_len(&params),
+            "encoded_len disagrees with encode"
+        );
+        buf.to_vec()
+    }
+
+    /// Decodes the fixture, compares with `expected`, and re-encodes it byte for byte.
+    fn fixture(text: &str, params: CodecParams, expected: Message) {
+        let bytes = hex(text);
+        assert_eq!(decode_one(&bytes, params).unwrap(), expected);
+        assert_eq!(encode(&expected, params), bytes);
+    }
+
+    fn net4(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn rfc_open_as4() {
+        let open = Open::new(
+            4_200_000_006,
+            90,
+            Ipv4Addr::new(10, 25, 150, 10),
+            vec![
+                Capability::Multiprotocol(Family::IPV4_UNICAST),
+                Capability::Multiprotocol(Family::IPV6_UNICAST),
+                Capability::RouteRefresh,
+                Capability::ExtendedMessage,
+                Capability::FourOctetAs(4_200_000_006),
+            ],
+        );
+        assert_eq!(open.my_as, AS_TRANS);
+        assert_eq!(open.asn(), 4_200_000_006);
+        assert_eq!(
+            open.families(),
+            vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+        );
+        assert!(open.supports_route_refresh() && open.supports_extended_message());
+        assert_eq!(open.validate_basic(), Ok(()));
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/open-as4.hex"),
+            P2,
+            Message::Open(open),
+        );
+    }
+
+    #[test]
+    fn rfc_open_without_capabilities() {
+        let open = Open::new(65010, 0, Ipv4Addr::new(192, 0, 2, 1), vec![]);
+        assert_eq!(
+            (open.my_as, open.asn(), open.four_octet_as()),
+            (65010, 65010, None)
+        );
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/open-no-capabilities.hex"),
+            P2,
+            Message::Open(open),
+        );
+    }
+
+    #[test]
+    fn rfc_keepalive_notification_route_refresh() {
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/keepalive.hex"),
+            P2,
+            Message::Keepalive,
+        );
+        let shutdown = Notification::cease_shutdown("maintenance");
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/notification-cease-shutdown.hex"),
+            P4,
+            Message::Notification(shutdown.clone()),
+        );
+        assert_eq!(shutdown.to_string(), "Cease/Administrative Shutdown");
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/notification-hold-timer-expired.hex"),
+            P4,
+            Message::Notification(Notification::hold_timer_expired()),
+        );
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/route-refresh-ipv6.hex"),
+            P4,
+            Message::RouteRefresh(RouteRefresh::new(Family::IPV6_UNICAST)),
+        );
+    }
+
+    fn vip_attributes() -> PathAttributes {
+        PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::sequence(vec![65010])),
+            med: Some(300),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rfc_update_ipv4() {
+        let update = Update {
+            attributes: PathAttributes {
+                next_hop: Some(Ipv4Addr::new(10, 25, 150, 10)),
+                communities: vec![0xFDE8_002E, 0xFFFF_FF01],
+                large_communities: vec![LargeCommunity::new(65010, 1, 2)],
+                ..vip_attributes()
+            },
+            nlri: vec![net4("10.46.46.46/32"), net4("10.46.46.47/32")],
+            ..Default::default()
+        };
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/update-ipv4.hex"),
+            P4,
+            Message::Update(update),
+        );
+        let withdraw = Update {
+            withdrawn: vec![net4("10.46.46.46/32")],
+            ..Default::default()
+        };
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/update-ipv4-withdraw.hex"),
+            P4,
+            Message::Update(withdraw),
+        );
+    }
+
+    #[test]
+    fn rfc_update_ipv6() {
+        let update = Update {
+            attributes: vip_attributes(),
+            mp_reach: Some(MpReach {
+                family: Family::IPV6_UNICAST,
+                next_hop: "2001:db8::10".parse().unwrap(),
+                link_local_next_hop: None,
+                nlri: vec![net("2001:db8:46::46/128")],
+            }),
+            ..Default::default()
+        };
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/update-ipv6.hex"),
+            P4,
+            Message::Update(update),
+        );
+        let withdraw = Update {
+            mp_unreach: Some(MpUnreach {
+                family: Family::IPV6_UNICAST,
+                withdrawn: vec![net("2001:db8:46::46/128")],
+            }),
+            ..Default::default()
+        };
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/update-ipv6-withdraw.hex"),
+            P4,
+            Message::Update(withdraw),
+        );
+    }
+
+    #[test]
+    fn rfc_end_of_rib() {
+        let eor4 = Update::end_of_rib(Family::IPV4_UNICAST);
+        let eor6 = Update::end_of_rib(Family::IPV6_UNICAST);
+        assert_eq!(eor4.end_of_rib_family(), Some(Family::IPV4_UNICAST));
+        assert_eq!(eor6.end_of_rib_family(), Some(Family::IPV6_UNICAST));
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/update-eor-ipv4.hex"),
+            P4,
+            Message::Update(eor4),
+        );
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/update-eor-ipv6.hex"),
+            P4,
+            Message::Update(eor6),
+        );
+        let not_eor = Update {
+            withdrawn: vec![net4("10.0.0.0/8")],
+            ..Default::default()
+        };
+        assert_eq!(not_eor.end_of_rib_family(), None);
+        let not_eor = Update {
+            mp_unreach: Some(MpUnreach {
+                family: Family::IPV6_UNICAST,
+                withdrawn: vec![net("::/0")],
+            }),
+            ..Default::default()
+        };
+        assert_eq!(not_eor.end_of_rib_family(), None);
+        let with_attrs = Update {
+            attributes: vip_attributes(),
+            ..Default::default()
+        };
+        assert_eq!(with_attrs.end_of_rib_family(), None);
+        let emptied = Update {
+            treat_as_withdraw: Some(Notification::new(3, 1, Bytes::new())),
+            ..Default::default()
+        };
+        assert_eq!(emptied.end_of_rib_family(), None);
+    }
+
+    #[test]
+    fn rfc_update_toward_old_peer() {
+        let update = Update {
+            attributes: PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::sequence(vec![4_200_000_006, 65001])),
+                next_hop: Some(Ipv4Addr::new(10, 25, 150, 10)),
+                ..Default::default()
+            },
+            nlri: vec![net4("198.51.100.0/24")],
+            ..Default::default()
+        };
+        fixture(
+            include_str!("../../tests/fixtures/wire/rfc/update-as4-to-old-peer.hex"),
+            P2,
+            Message::Update(update),
+        );
+    }
+
+    #[test]
+    fn too_long_messages_are_refused_and_leave_no_bytes() {
+        let update = Update {
+            attributes: vip_attributes(),
+            withdrawn: (0..1100u32)
+                .map(|i| Ipv4Net::new(Ipv4Addr::from(i << 8), 24).unwrap())
+                .collect(),
+            ..Default::default()
+        };
+        let msg = Message::Update(update);
+        let mut buf = BytesMut::from(&b"queued"[..]);
+        let err = msg.encode(&P4, &mut buf).unwrap_err();
+        assert_eq!(
+            err,
+            EncodeError::TooLong {
+                len: msg.encoded_len(&P4),
+                max: 4096
+            }
+        );
+        assert_eq!(&buf[..], b"queued");
+        let extended = CodecParams::negotiated(true, true);
+        msg.encode(&extended, &mut buf).unwrap();
+        assert_eq!(buf.len(), 6 + msg.encoded_len(&extended));
+        // RFC 8654 §4: an OPEN stays within 4096 octets whatever was negotiated.
+        let big_caps = (0..20)
+            .map(|c| Capability::Unknown {
+                code: 100 + c,
+                value: Bytes::from(vec![0; 250]),
+            })
+            .collect();
+        let open = Message::Open(Open::new(65010, 90, Ipv4Addr::new(192, 0, 2, 1), big_caps));
+        assert!(matches!(
+            open.encode(&extended, &mut BytesMut::new()),
+            Err(EncodeError::TooLong { max: 4096, .. })
+        ));
+    }
+
+    #[test]
+    fn open_validate_basic() {
+        let ok = Open::new(65010, 90, Ipv4Addr::new(192, 0, 2, 1), vec![]);
+        let check = |o: Open| {
+            o.validate_basic()
+                .map_err(|n| (n.code, n.subcode, n.data.to_vec()))
+        };
+        assert_eq!(check(ok.clone()), Ok(()));
+        assert_eq!(
+            check(Open {
+                version: 3,
+                ..ok.clone()
+            }),
+            Err((2, 1, vec![0, 4]))
+        );
+        assert_eq!(
+            check(Open {
+                hold_time: 2,
+                ..ok.clone()
+            }),
+            Err((2, 6, vec![]))
+        );
+        assert_eq!(
+            check(Open {
+                hold_time: 3,
+                ..ok.clone()
+            }),
+            Ok(())
+        );
+        assert_eq!(
+            check(Open {
+                bgp_id: Ipv4Addr::UNSPECIFIED,
+                ..ok.clone()
+            }),
+            Err((2, 3, vec![]))
+        );
+        assert_eq!(
+            check(Open {
+                my_as: 0,
+                ..ok.clone()
+            }),
+            Err((2, 2, vec![]))
+        );
+        assert_eq!(
+            check(Open {
+                my_as: AS_TRANS,
+                capabilities: vec![Capability::FourOctetAs(0)],
+                ..ok.clone()
+            }),
+            Err((2, 2, vec![]))
+        );
+    }
+
+    // ---- RFC 4271 §6 / RFC 7606 error table -------------------------------------------------
+
+    const ORIGIN: &[u8] = &[0x40, 1, 1, 0];
+    const AS_PATH: &[u8] = &[0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xee];
+    const NEXT_HOP: &[u8] = &[0x40, 3, 4, 192, 0, 2, 6];
+    const NLRI: &[u8] = &[32, 10, 46, 46, 46];
+
+    fn message(t: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&((HEADER_LEN + body.len()) as u16).to_be_bytes());
+        m.push(t);
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn update_body(withdrawn: &[u8], attrs: &[&[u8]], nlri: &[u8]) -> Vec<u8> {
+        let attrs: Vec<u8> = attrs.concat();
+        let mut b = (withdrawn.len() as u16).to_be_bytes().to_vec();
+        b.extend_from_slice(withdrawn);
+        b.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        b.extend_from_slice(&attrs);
+        b.extend_from_slice(nlri);
+        b
+    }
+
+    fn update(attrs: &[&[u8]]) -> Vec<u8> {
+        message(msg_type::UPDATE, &update_body(&[], attrs, NLRI))
+    }
+
+    struct Case {
+        name: &'static str,
+        msg: Vec<u8>,
+        params: CodecParams,
+        code: u8,
+        subcode: u8,
+        data: Vec<u8>,
+        action: ErrorAction,
+    }
+
+    fn case(
+        name: &'static str,
+        msg: Vec<u8>,
+        code: u8,
+        subcode: u8,
+        data: &[u8],
+        action: ErrorAction,
+    ) -> Case {
+        Case {
+            name,
+            msg,
+            params: P4,
+            code,
+            subcode,
+            data: data.to_vec(),
+            action,
+        }
+    }
+
+    fn error_cases() -> Vec<Case> {
+        use ErrorAction::*;
+        let mp_reach_v6 = |nh_len: u8, nh: &[u8], nlri: &[u8]| {
+            let mut v = vec![0, 2, 1, nh_len];
+            v.extend_from_slice(nh);
+            v.push(0);
+            v.extend_from_slice(nlri);
+            let mut a = vec![0x80, 14, v.len() as u8];
+            a.extend(v);
+            a
+        };
+        let v6_nh = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6];
+        let good_reach = mp_reach_v6(16, &v6_nh, &[48, 0x20, 1, 0xd, 0xb8, 0, 0x46]);
+        let rr_borr = message(msg_type::ROUTE_REFRESH, &[0, 1, 1, 1, 0]);
+        let mut bad_marker = message(msg_type::KEEPALIVE, &[]);
+        bad_marker[3] = 0xfe;
+        let mut short = message(msg_type::KEEPALIVE, &[]);
+        short[17] = 18;
+        let mut long = message(msg_type::UPDATE, &update_body(&[], &[], &[]));
+        long[16..18].copy_from_slice(&4097u16.to_be_bytes());
+        let big_update = message(
+            msg_type::UPDATE,
+            &update_body(
+                &[],
+                &[ORIGIN, AS_PATH, NEXT_HOP],
+                &[24, 10, 0, 0].repeat(1200),
+            ),
+        );
+        vec![
+            // §6.1 Message Header errors: always a session reset.
+            case("bad marker", bad_marker, 1, 1, &[], SessionReset),
+            case("length below 19", short, 1, 2, &[0, 18], SessionReset),
+            case("length above 4096", long, 1, 2, &[0x10, 0x01], SessionReset),
+            case(
+                "extended length before negotiation",
+                big_update.clone(),
+                1,
+                2,
+                &(big_update.len() as u16).to_be_bytes(),
+                SessionReset,
+            ),
+            case(
+                "KEEPALIVE with a body",
+                message(msg_type::KEEPALIVE, &[0]),
+                1,
+                2,
+                &[0, 20],
+                SessionReset,
+            ),
+            case(
+                "OPEN below 29",
+                message(msg_type::OPEN, &[4, 0xfd, 0xf2, 0, 90, 1, 2, 3]),
+                1,
+                2,
+                &[0, 27],
+                SessionReset,
+            ),
+            case(
+                "UPDATE below 23",
+                message(msg_type::UPDATE, &[0, 0, 0]),
+                1,
+                2,
+                &[0, 22],
+                SessionReset,
+            ),
+            case(
+                "NOTIFICATION below 21",
+                message(msg_type::NOTIFICATION, &[6]),
+                1,
+                2,
+                &[0, 20],
+                SessionReset,
+            ),
+            case(
+                "ROUTE-REFRESH not 23",
+                message(msg_type::ROUTE_REFRESH, &[0, 1, 0, 1, 0]),
+                1,
+                2,
+                &[0, 24],
+                SessionReset,
+            ),
+            case(
+                "BoRR not 23 (RFC 7313)",
+                rr_borr.clone(),
+                7,
+                1,
+                &rr_borr,
+                SessionReset,
+            ),
+            case("unknown type 6", message(6, &[]), 1, 3, &[6], SessionReset),
+            case("unknown type 0", message(0, &[]), 1, 3, &[0], SessionReset),
+            // §6.2 OPEN errors the codec sees (the rest is Open::validate_basic and the FSM).
+            case(
+                "unsupported optional parameter",
+                message(msg_type::OPEN, &hex("04 fdf2 005a c0000201 03 01 01 00")),
+                2,
+                4,
+                &[],
+                SessionReset,
+            ),
+            case(
+                "malformed capability",
+                message(msg_type::OPEN, &hex("04 fdf2 005a c0000201 04 02 02 41 02")),
+                2,
+                0,
+                &[],
+                SessionReset,
+            ),
+            // §6.3 UPDATE errors with their RFC 7606 actions.
+            case(
+                "withdrawn length overrun",
+                message(msg_type::UPDATE, &[0, 9, 0, 0]),
+                3,
+                1,
+                &[],
+                SessionReset,
+            ),
+            case(
+                "attribute length overrun",
+                message(msg_type::UPDATE, &[0, 0, 0, 9, 0x40]),
+                3,
+                1,
+                &[],
+                SessionReset,
+            ),
+            case(
+                "duplicate ORIGIN",
+                update(&[ORIGIN, AS_PATH, ORIGIN, NEXT_HOP]),
+                3,
+                1,
+                &[],
+                AttributeDiscard,
+            ),
+            case(
+                "duplicate MP_REACH_NLRI",
+                message(
+                    msg_type::UPDATE,
+                    &update_body(&[], &[&good_reach, ORIGIN, AS_PATH, &good_reach], &[]),
+                ),
+                3,
+                1,
+                &[],
+                SessionReset,
+            ),
+            case(
+                "attribute header truncated",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 5]]),
+                3,
+                1,
+                &[],
+                TreatAsWithdraw,
+            ),
+            case(
+                "unrecognized well-known",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 99, 1, 7]]),
+                3,
+                2,
+                &[0x40, 99, 1, 7],
+                TreatAsWithdraw,
+            ),
+            case(
+                "missing ORIGIN",
+                update(&[AS_PATH, NEXT_HOP]),
+                3,
+                3,
+                &[1],
+                TreatAsWithdraw,
+            ),
+            case(
+                "missing AS_PATH",
+                update(&[ORIGIN, NEXT_HOP]),
+                3,
+                3,
+                &[2],
+                TreatAsWithdraw,
+            ),
+            case(
+                "missing NEXT_HOP",
+                update(&[ORIGIN, AS_PATH]),
+                3,
+                3,
+                &[3],
+                TreatAsWithdraw,
+            ),
+            case(
+                "ORIGIN flags",
+                update(&[&[0xc0, 1, 1, 0], AS_PATH, NEXT_HOP]),
+                3,
+                4,
+                &[0xc0, 1, 1, 0],
+                TreatAsWithdraw,
+            ),
+            case(
+                "MED flags",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 4, 4, 0, 0, 0, 1]]),
+                3,
+                4,
+                &[0x40, 4, 4, 0, 0, 0, 1],
+                TreatAsWithdraw,
+            ),
+            case(
+                "COMMUNITIES flags",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x80, 8, 4, 0, 0, 0, 1]]),
+                3,
+                4,
+                &[0x80, 8, 4, 0, 0, 0, 1],
+                TreatAsWithdraw,
+            ),
+            case(
+                "ORIGIN length",
+                update(&[&[0x40, 1, 2, 0, 0], AS_PATH, NEXT_HOP]),
+                3,
+                5,
+                &[0x40, 1, 2, 0, 0],
+                TreatAsWithdraw,
+            ),
+            case(
+                "NEXT_HOP length",
+                update(&[ORIGIN, AS_PATH, &[0x40, 3, 3, 10, 0, 0]]),
+                3,
+                5,
+                &[0x40, 3, 3, 10, 0, 0],
+                TreatAsWithdraw,
+            ),
+            case(
+                "MED length",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x80, 4, 2, 0, 1]]),
+                3,
+                5,
+                &[0x80, 4, 2, 0, 1],
+                TreatAsWithdraw,
+            ),
+            case(
+                "LOCAL_PREF length",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 5, 0]]),
+                3,
+                5,
+                &[0x40, 5, 0],
+                TreatAsWithdraw,
+            ),
+            case(
+                "COMMUNITIES length",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 8, 3, 0, 0, 1]]),
+                3,
+                5,
+                &[0xc0, 8, 3, 0, 0, 1],
+                TreatAsWithdraw,
+            ),
+            case(
+                "LARGE_COMMUNITIES length",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 32, 4, 0, 0, 0, 1]]),
+                3,
+                5,
+                &[0xc0, 32, 4, 0, 0, 0, 1],
+                TreatAsWithdraw,
+            ),
+            case(
+                "EXTENDED_COMMUNITIES length",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 16, 4, 0, 2, 0, 1]]),
+                3,
+                5,
+                &[0xc0, 16, 4, 0, 2, 0, 1],
+                TreatAsWithdraw,
+            ),
+            case(
+                "ORIGINATOR_ID length",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x80, 9, 3, 1, 2, 3]]),
+                3,
+                5,
+                &[0x80, 9, 3, 1, 2, 3],
+                TreatAsWithdraw,
+            ),
+            case(
+                "ATOMIC_AGGREGATE length",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 6, 1, 0]]),
+                3,
+                5,
+                &[0x40, 6, 1, 0],
+                AttributeDiscard,
+            ),
+            case(
+                "AGGREGATOR length",
+                update(&[
+                    ORIGIN,
+                    AS_PATH,
+                    NEXT_HOP,
+                    &[0xc0, 7, 6, 0xfd, 0xee, 10, 0, 0, 1],
+                ]),
+                3,
+                5,
+                &[0xc0, 7, 6, 0xfd, 0xee, 10, 0, 0, 1],
+                AttributeDiscard,
+            ),
+            case(
+                "attribute value overrun",
+                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 8, 8, 0, 0, 0, 1]]),
+                3,
+                5,
+                &[0xc0, 8, 8, 0, 0, 0, 1],
+                TreatAsWithdraw,
+            ),
+            case(
+                "invalid ORIGIN",
+                update(&[&[0x40, 1, 1, 3], AS_PATH, NEXT_HOP]),
+                3,
+                6,
+                &[0x40, 1, 1, 3],
+                TreatAsWithdraw,
+            ),
+            case(
+                "NEXT_HOP 0.0.0.0",
+                update(&[ORIGIN, AS_PATH, &[0x40, 3, 4, 0, 0, 0, 0]]),
+                3,
+                8,
+                &[0x40, 3, 4, 0, 0, 0, 0],
+                TreatAsWithdraw,
+            ),
+            case(
+                "NEXT_HOP multicast",
+                update(&[ORIGIN, AS_PATH, &[0x40, 3, 4, 224, 0, 0, 5]]),
+                3,
+                8,
+                &[0x40, 3, 4, 224, 0, 0, 5],
+                TreatAsWithdraw,
+            ),
+            case(
+                "MP_REACH next hop length",
+                message(
+                    msg_type::UPDATE,
+                    &update_body(
+                        &[],
+                        &[&mp_reach_v6(4, &[10, 0, 0, 1], &[]), ORIGIN, AS_PATH],
+                        &[],
+                    ),
+                ),
+                3,
+                9,
+                &mp_reach_v6(4, &[10, 0, 0, 1], &[]),
+                SessionReset,
+            ),
+            case(
+                "MP_REACH bad prefix",
+                message(
+                    msg_type::UPDATE,
+                    &update_body(
+                        &[],
+                        &[&mp_reach_v6(16, &v6_nh, &[129]), ORIGIN, AS_PATH],
+                        &[],
+                    ),
+                ),
+                3,
+                9,
+                &mp_reach_v6(16, &v6_nh, &[129]),
+                SessionReset,
+            ),
+            case(
+                "MP_UNREACH truncated",
+                message(
+                    msg_type::UPDATE,
+                    &update_body(&[], &[&[0x80, 15, 2, 0, 2]], &[]),
+                ),
+                3,
+                9,
+                &[0x80, 15, 2, 0, 2],
+                SessionReset,
+            ),
+            case(
+                "NLRI prefix length 33",
+                message(
+                    msg_type::UPDATE,
+                    &update_body(&[], &[ORIGIN, AS_PATH, NEXT_HOP], &[33, 1, 2, 3, 4, 5]),
+                ),
+                3,
+                10,
+                &[],
+                SessionReset,
+            ),
+            case(
+                "NLRI truncated",
+                message(
+                    msg_type::UPDATE,
+                    &update_body(&[], &[ORIGIN, AS_PATH, NEXT_HOP], &[24, 10, 0]),
+                ),
+                3,
+                10,
+                &[],
+                SessionReset,
+            ),
+            case(
+                "withdrawn prefix length 40",
+                message(
+                    msg_type::UPDATE,
+                    &update_body(&[40, 1, 2, 3, 4, 5], &[], &[]),
+                ),
+                3,
+                10,
+                &[],
+                SessionReset,
+            ),
+            case(
+                "AS_PATH segment length 0",
+                update(&[ORIGIN, &[0x40, 2, 2, 2, 0], NEXT_HOP]),
+                3,
+                11,
+                &[],
+                TreatAsWithdraw,
+            ),
+            case(
+                "AS_PATH segment overrun",
+                update(&[ORIGIN, &[0x40, 2, 6, 2, 2, 0, 0, 0xfd, 0xee], NEXT_HOP]),
+                3,
+                11,
+                &[],
+                TreatAsWithdraw,
+            ),
+            case(
+                "AS_PATH trailing octet",
+                update(&[ORIGIN, &[0x40, 2, 7, 2, 1, 0, 0, 0xfd, 0xee, 2], NEXT_HOP]),
+                3,
+                11,
+                &[],
+                TreatAsWithdraw,
+            ),
+            case(
+                "AS_PATH segment type 5",
+                update(&[ORIGIN, &[0x40, 2, 6, 5, 1, 0, 0, 0xfd, 0xee], NEXT_HOP]),
+                3,
+                11,
+                &[],
+                TreatAsWithdraw,
+            ),
+            case(
+                "AS_PATH confederation segment",
+                update(&[ORIGIN, &[0x40, 2, 6, 3, 1, 0, 0, 0xfd, 0xee], NEXT_HOP]),
+                3,
+                11,
+                &[],
+                TreatAsWithdraw,
+            ),
+            Case {
+                name: "AS4_PATH malformed (OLD peer)",
+                msg: update(&[
+                    ORIGIN,
+                    &[0x40, 2, 4, 2, 1, 0x5b, 0xa0],
+                    NEXT_HOP,
+                    &[0xc0, 17, 2, 2, 0],
+                ]),
+                params: P2,
+                code: 3,
+                subcode: 9,
+                data: vec![0xc0, 17, 2, 2, 0],
+                action: AttributeDiscard,
+            },
+        ]
+    }
+
+    #[test]
+    fn rfc4271_section6_error_table() {
+        for c in error_cases() {
+            let expected = Notification::new(c.code, c.subcode, c.data.clone());
+            let decoded = decode_one(&c.msg, c.params);
+            match (c.action, decoded) {
+                (ErrorAction::SessionReset, Err(CodecError::Notify(n))) => {
+                    assert_eq!(n, expected, "{}", c.name)
+                }
+                (ErrorAction::TreatAsWithdraw, Ok(Message::Update(u))) => {
+                    assert_eq!(u.treat_as_withdraw.as_ref(), Some(&expected), "{}", c.name);
+                    assert_eq!(u.attributes, PathAttributes::default(), "{}", c.name);
+                    assert!(u.nlri.is_empty() && u.mp_reach.is_none(), "{}", c.name);
+                }
+                (ErrorAction::AttributeDiscard, Ok(Message::Update(u))) => {
+                    assert_eq!(u.treat_as_withdraw, None, "{}", c.name);
+                    assert!(!u.nlri.is_empty(), "{}: routes must survive", c.name);
+                }
+                (action, other) => panic!(
+                    "{}: expected {action} with {expected:#}, got {other:?}",
+                    c.name
+                ),
+            }
+            // The same code, subcode, data and action through the reporting decoder.
+            if c.msg[18] == msg_type::UPDATE && c.code == code::UPDATE_MESSAGE {
+                let err = match Update::decode_report(&c.msg[HEADER_LEN..], &c.params) {
+                    Err(e) => e,
+                    Ok((_, Some(e))) => e,
+                    Ok((u, None)) => panic!("{}: no error reported for {u:?}", c.name),
+                };
+                assert_eq!(
+                    err,
+                    UpdateError {
+                        notification: expected,
+                        action: c.action
+                    },
+                    "{}",
+                    c.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn treat_as_withdraw_moves_every_announced_prefix() {
+        let reach = hex("80 0e 1c 0002 01 10 20010db8000000000000000000000006 00 30 20010db80046");
+        let unreach = hex("80 0f 0a 0002 01 30 20010db80047");
+        let body = update_body(
+            &[24, 10, 1, 1],
+            &[&reach, &unreach, &[0x40, 1, 1, 7], AS_PATH, NEXT_HOP],
+            NLRI,
+        );
+        let (u, err) = Update::decode_report(&body, &P4).unwrap();
+        assert_eq!(
+            err.map(|e| (e.notification.subcode, e.action)),
+            Some((upd::INVALID_ORIGIN_ATTRIBUTE, ErrorAction::TreatAsWithdraw))
+        );
+        assert_eq!(
+            u.withdrawn,
+            vec![net4("10.1.1.0/24"), net4("10.46.46.46/32")]
+        );
+        assert_eq!(u.nlri, vec![]);
+        assert_eq!(u.mp_reach, None);
+        assert_eq!(
+            u.mp_unreach,
+            Some(MpUnreach {
+                family: Family::IPV6_UNICAST,
+                withdrawn: vec![net("2001:db8:47::/48"), net("2001:db8:46::/48")]
+            })
+        );
+        assert_eq!(u.attributes, PathAttributes::default());
+        assert_eq!(
+            u.treat_as_withdraw.unwrap().subcode,
+            upd::INVALID_ORIGIN_ATTRIBUTE
+        );
+        // A flags error on MP_REACH_NLRI itself still lets its NLRI be withdrawn.
+        let mut bad_flags = reach.clone();
+        bad_flags[0] = 0xc0;
+        let body = update_body(&[], &[&bad_flags, ORIGIN, AS_PATH], &[]);
+        let u = Update::decode(&body, &P4).unwrap();
+        assert_eq!(
+            u.mp_unreach.unwrap().withdrawn,
+            vec![net("2001:db8:46::/48")]
+        );
+        // IPv4 in MP_REACH joins the IPv4 withdrawn field.
+        let reach4 = hex("80 0e 0e 0001 01 04 c0000206 00 20 0a2e2e2e");
+        let body = update_body(&[], &[&reach4, &[0x40, 1, 2, 0, 0], AS_PATH], &[]);
+        let u = Update::decode(&body, &P4).unwrap();
+        assert_eq!(u.withdrawn, vec![net4("10.46.46.46/32")]);
+    }
+
+    #[test]
+    fn mp_reach_alone_needs_no_next_hop() {
+        let reach = hex("80 0e 1c 0002 01 10 20010db8000000000000000000000006 00 30 20010db80046");
+        let (u, err) =
+            Update::decode_report(&update_body(&[], &[&reach, ORIGIN, AS_PATH], &[]), &P4).unwrap();
+        assert_eq!(err, None);
+        assert_eq!(
+            u.announced().collect::<Vec<_>>(),
+            vec![net("2001:db8:46::/48")]
+        );
+        // A NEXT_HOP beside MP_REACH alone is ignored, even an invalid one (RFC 4760 §3).
+        let body = update_body(
+            &[],
+            &[&reach, ORIGIN, AS_PATH, &[0x40, 3, 4, 0, 0, 0, 0]],
+            &[],
+        );
+        assert_eq!(Update::decode_report(&body, &P4).unwrap().1, None);
+        // Withdrawals need no attributes at all.
+        let body = update_body(&[32, 10, 46, 46, 46], &[], &[]);
+        assert_eq!(Update::decode_report(&body, &P4).unwrap().1, None);
+    }
+
+    #[test]
+    fn discarded_attributes_keep_the_route() {
+        let body = update_body(
+            &[],
+            &[
+                ORIGIN,
+                AS_PATH,
+                NEXT_HOP,
+                &[0x40, 6, 1, 0],
+                &[0xc0, 8, 4, 0xfd, 0xee, 0, 1],
+            ],
+            NLRI,
+        );
+        let u = Update::decode(&body, &P4).unwrap();
+        assert!(!u.attributes.atomic_aggregate);
+        assert_eq!(u.attributes.communities, vec![0xfdee_0001]);
+        assert_eq!(u.nlri, vec![net4("10.46.46.46/32")]);
+        // The first copy of a duplicate wins.
+        let body = update_body(&[], &[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 1, 1, 2]], NLRI);
+        assert_eq!(
+            Update::decode(&body, &P4).unwrap().attributes.origin,
+            Some(Origin::Igp)
+        );
+    }
+
+    #[test]
+    fn unknown_family_is_kept_without_nlri() {
+        let reach = hex("80 0e 14 0001 80 0c 0000000000000000c0000206 00 58 01 02");
+        let u = Update::decode(&update_body(&[], &[&reach], &[]), &P4).unwrap();
+        let r = u.mp_reach.unwrap();
+        assert_eq!((r.family, r.nlri.len()), (Family::new(1, 128), 0));
+    }
+
+    #[test]
+    fn as4_path_merged_from_old_speaker() {
+        // AS_PATH 65001 AS_TRANS 65002, AS4_PATH 4200000013 65002.
+        let body = update_body(
+            &[],
+            &[
+                ORIGIN,
+                &hex("40 02 08 02 03 fde9 5ba0 fdea"),
+                NEXT_HOP,
+                &hex("c0 11 0a 02 02 fa56ea0d 0000fdea"),
+            ],
+            NLRI,
+        );
+        let u = Update::decode(&body, &P2).unwrap();
+        assert_eq!(
+            u.attributes.as_path,
+            Some(AsPath::sequence(vec![65001, 4_200_000_013, 65002]))
+        );
+        assert_eq!(u.attributes.unknown, vec![]);
+    }
+
+    #[test]
+    fn unknown_transitive_attributes_round_trip_with_partial() {
+        let body = update_body(
+            &[],
+            &[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 35, 4, 0, 0, 0xfd, 0xee]],
+            NLRI,
+        );
+        let u = Update::decode(&body, &P4).unwrap();
+        assert_eq!(
+            u.attributes.unknown,
+            vec![RawAttribute {
+                flags: 0xe0,
+                type_code: 35,
+                value: Bytes::from_static(&[0, 0, 0xfd, 0xee])
+            }]
+        );
+        let mut buf = BytesMut::new();
+        Message::Update(u).encode(&P4, &mut buf).unwrap();
+        assert!(buf.windows(7).any(|w| w == [0xe0, 35, 4, 0, 0, 0xfd, 0xee]));
+    }
+
+    #[test]
+    fn sets_survive_in_as_path() {
+        let body = update_body(
+            &[],
+            &[
+                ORIGIN,
+                &hex("40 02 10 02 01 0000fdee 01 02 00000001 00000002"),
+                NEXT_HOP,
+            ],
+            NLRI,
+        );
+        let u = Update::decode(&body, &P4).unwrap();
+        let path = u.attributes.as_path.unwrap();
+        assert_eq!(
+            path.segments,
+            vec![AsSegment::Sequence(vec![65006]), AsSegment::Set(vec![1, 2])]
+        );
+        assert_eq!(path.len(), 2);
     }
 }

@@ -1098,9 +1098,12 @@ impl Decoder<'_> {
     }
 
     /// RFC 6793 §4.2.3: rebuild the 4-octet AS path and aggregator from an OLD speaker's
-    /// AS4_PATH / AS4_AGGREGATOR.
+    /// AS4_PATH / AS4_AGGREGATOR. Also puts unknown attributes in type-code order.
     fn finish(&mut self) {
         let attrs = &mut self.out.attributes;
+        // Type-code order, as the encoder writes them: two UPDATEs that differ only in the order
+        // of their unknown attributes then hold equal attributes.
+        attrs.unknown.sort_by_key(|r| r.type_code);
         let mut as4_path = self.as4_path.take();
         if let Some(as4_aggregator) = self.as4_aggregator.take() {
             match attrs.aggregator {

@@ -971,9 +971,17 @@ impl Decoder<'_> {
             // RFC 6793 §3: between NEW speakers these are meaningless and discarded.
             return Ok(());
         }
+        // RFC 4760 §3: without IPv4 prefixes in the NLRI field the NEXT_HOP is ignored, so a
+        // fault in it can cost that attribute at most, never the MP_REACH_NLRI routes.
+        let ignored = code == NEXT_HOP && !self.has_v4_nlri;
+        let withdraw = if ignored {
+            AttributeDiscard
+        } else {
+            TreatAsWithdraw
+        };
         if let Some(expected) = expected_flags(code) {
             if flag_bits & OPTIONAL_TRANSITIVE != expected {
-                report.record(sub::ATTRIBUTE_FLAGS_ERROR, raw, TreatAsWithdraw)?;
+                report.record(sub::ATTRIBUTE_FLAGS_ERROR, raw, withdraw)?;
                 // The NLRI of an MP attribute must still be read so it can be withdrawn.
                 if !is_mp {
                     return Ok(());
@@ -995,13 +1003,10 @@ impl Decoder<'_> {
                 Ok(path) => attrs.as_path = Some(path),
                 Err(()) => report.record(sub::MALFORMED_AS_PATH, &[], TreatAsWithdraw)?,
             },
-            NEXT_HOP if len != 4 => {
-                report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, TreatAsWithdraw)?
-            }
+            NEXT_HOP if len != 4 => report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, withdraw)?,
             NEXT_HOP => {
                 let nh = ipv4_at(value);
-                // RFC 4760 §3: without IPv4 NLRI the NEXT_HOP is ignored, so it cannot be wrong.
-                if self.has_v4_nlri && is_invalid_next_hop(nh) {
+                if !ignored && is_invalid_next_hop(nh) {
                     report.record(sub::INVALID_NEXT_HOP_ATTRIBUTE, raw, TreatAsWithdraw)?;
                 }
                 attrs.next_hop = Some(nh);
@@ -1503,10 +1508,19 @@ mod tests {
         assert!(is_invalid_next_hop(Ipv4Addr::new(255, 255, 255, 255)));
         assert!(!is_invalid_next_hop(Ipv4Addr::new(127, 0, 0, 6)));
         assert!(!is_invalid_next_hop(Ipv4Addr::new(192, 0, 2, 6)));
-        // Without IPv4 NLRI an invalid NEXT_HOP is ignored (RFC 4760 §3).
+        // Without IPv4 NLRI the NEXT_HOP is ignored (RFC 4760 §3): an invalid address is no
+        // error, a malformed attribute is only discarded.
         let mut report = ErrorReport::default();
         decode_attributes(&[0x40, 3, 4, 0, 0, 0, 0], &P4, false, &mut report).unwrap();
         assert_eq!(report.worst, None);
+        for bad in [&[0x40, 3, 3, 10, 0, 0][..], &[0xc0, 3, 4, 10, 0, 0, 1][..]] {
+            let mut report = ErrorReport::default();
+            decode_attributes(bad, &P4, false, &mut report).unwrap();
+            assert_eq!(
+                report.worst.map(|e| e.action),
+                Some(ErrorAction::AttributeDiscard)
+            );
+        }
     }
 
     #[test]

@@ -127,11 +127,9 @@ const WELL_KNOWN: u8 = TRANSITIVE;
 const OPTIONAL_NON_TRANSITIVE: u8 = OPTIONAL;
 const OPTIONAL_TRANSITIVE: u8 = OPTIONAL | TRANSITIVE;
 
-/// AS_PATH segment types (RFC 4271 §4.3, RFC 5065).
+/// AS_PATH segment types (RFC 4271 §4.3); RFC 5065 adds 3 and 4 for confederations.
 const AS_SET: u8 = 1;
 const AS_SEQUENCE: u8 = 2;
-const AS_CONFED_SEQUENCE: u8 = 3;
-const AS_CONFED_SET: u8 = 4;
 /// A segment's length field is one octet.
 const MAX_SEGMENT_ASNS: usize = 255;
 
@@ -155,7 +153,7 @@ impl AsPath {
         self.segments.iter().map(AsSegment::path_len).sum()
     }
 
-    /// No AS at all (an empty set still counts as one AS, so it is not empty).
+    /// No AS at all: the path of a route originated inside the AS.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -250,7 +248,7 @@ impl AsPath {
             segments.push(match seg_type {
                 AS_SET => AsSegment::Set(asns),
                 AS_SEQUENCE => AsSegment::Sequence(asns),
-                AS_CONFED_SEQUENCE | AS_CONFED_SET => return Err(()),
+                // AS_CONFED_SEQUENCE, AS_CONFED_SET, and types nobody defined.
                 _ => return Err(()),
             });
             value = &rest[octets..];
@@ -306,9 +304,10 @@ impl AsSegment {
         }
     }
 
+    /// An empty segment is never sent (see `AsPath::value_len`), so it counts nothing.
     fn path_len(&self) -> usize {
         match self {
-            AsSegment::Set(_) => 1,
+            AsSegment::Set(v) => usize::from(!v.is_empty()),
             AsSegment::Sequence(v) => v.len(),
         }
     }

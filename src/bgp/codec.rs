@@ -126,7 +126,7 @@ impl Decoder for BgpCodec {
                 src.reserve(len - src.len());
                 return Ok(None);
             }
-            return Err(message::route_refresh_length_error(&src[..len]).into());
+            return Err(message::route_refresh_length_error(&src[HEADER_LEN..len]).into());
         }
         if src.len() < len {
             // `len` was checked against the maximum: this never reserves more than 64 KiB.

@@ -117,32 +117,17 @@ impl Message {
     /// Appends the whole message (marker, length, type, body). Fails, leaving `buf` as it was,
     /// when the message would exceed `params.max_message_len` or cannot be represented.
     pub fn encode(&self, params: &CodecParams, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        let start = buf.len();
-        let result = self.encode_unchecked(params, buf).and_then(|()| {
-            let len = buf.len() - start;
-            let max = self.max_len(params).min(u16::MAX as usize);
-            if len > max {
-                return Err(EncodeError::TooLong { len, max });
-            }
-            buf[start + 16..start + 18].copy_from_slice(&(len as u16).to_be_bytes());
-            Ok(())
-        });
-        if result.is_err() {
-            buf.truncate(start);
+        let max = self.max_len(params).min(u16::MAX as usize);
+        let len = self.encoded_len(params);
+        if len > max {
+            return Err(EncodeError::TooLong { len, max });
         }
-        result
-    }
-
-    fn encode_unchecked(
-        &self,
-        params: &CodecParams,
-        buf: &mut BytesMut,
-    ) -> Result<(), EncodeError> {
-        buf.reserve(self.encoded_len(params).min(u16::MAX as usize));
+        let start = buf.len();
+        buf.reserve(len);
         buf.put_bytes(0xff, 16);
-        buf.put_u16(0); // length, patched once the body is written
+        buf.put_u16(len as u16);
         buf.put_u8(self.msg_type());
-        match self {
+        let result = match self {
             Message::Open(o) => o.encode_body(buf),
             Message::Update(u) => u.encode_body(params, buf),
             Message::Notification(n) => {
@@ -155,6 +140,21 @@ impl Message {
                 Ok(())
             }
         }
+        .and_then(|()| {
+            // encoded_len and the encoders walk the same fields; should they ever disagree, the
+            // length field would desynchronize the stream, so refuse rather than send.
+            if buf.len() - start == len {
+                Ok(())
+            } else {
+                Err(EncodeError::Invalid(
+                    "encoded length disagrees with encoded_len",
+                ))
+            }
+        });
+        if result.is_err() {
+            buf.truncate(start);
+        }
+        result
     }
 
     /// Decodes a message body (everything after the 19-octet header). The error is the
@@ -167,20 +167,10 @@ impl Message {
         params: &CodecParams,
     ) -> Result<Message, Notification> {
         if let Err(e) = check_length(msg_type, HEADER_LEN + body.len()) {
-            if msg_type != msg_type::ROUTE_REFRESH {
-                return Err(e);
-            }
-            // Rebuild the whole message: RFC 7313 §5 may want it as data.
-            let mut whole = Vec::with_capacity(HEADER_LEN + body.len());
-            whole.extend_from_slice(&[0xff; 16]);
-            whole.extend_from_slice(
-                &u16::try_from(HEADER_LEN + body.len())
-                    .unwrap_or(u16::MAX)
-                    .to_be_bytes(),
-            );
-            whole.push(msg_type);
-            whole.extend_from_slice(body);
-            return Err(route_refresh_length_error(&whole));
+            return Err(match msg_type {
+                msg_type::ROUTE_REFRESH => route_refresh_length_error(body),
+                _ => e,
+            });
         }
         match msg_type {
             msg_type::OPEN => Open::decode(body).map(Message::Open),
@@ -391,21 +381,25 @@ impl RouteRefresh {
     }
 }
 
-/// ROUTE-REFRESH Message Error / Invalid Message Length, for a BoRR/EoRR (RFC 7313 subtypes 1
-/// and 2) whose length is not 23; the data is the message. Other wrong lengths are Message
-/// Header Error / Bad Message Length.
-pub(crate) fn route_refresh_length_error(message: &[u8]) -> Notification {
-    match message.get(HEADER_LEN + 2) {
-        Some(1 | 2) => {
-            let end = message.len().min(notification::MAX_DATA_LEN);
-            Notification::new(
-                code::ROUTE_REFRESH,
-                route_refresh::INVALID_MESSAGE_LENGTH,
-                Bytes::copy_from_slice(&message[..end]),
-            )
-        }
-        _ => bad_length(message.len()),
+/// A ROUTE-REFRESH whose length is not 23, given its body. RFC 7313 §5 answers a BoRR/EoRR
+/// (subtypes 1 and 2) with ROUTE-REFRESH Message Error / Invalid Message Length carrying the
+/// whole message; any other is a Message Header Error / Bad Message Length (RFC 4271 §6.1).
+pub(crate) fn route_refresh_length_error(body: &[u8]) -> Notification {
+    let len = HEADER_LEN + body.len();
+    if !matches!(body.get(2), Some(1 | 2)) {
+        return bad_length(len);
     }
+    let mut data = Vec::with_capacity(len.min(notification::MAX_DATA_LEN));
+    data.extend_from_slice(&[0xff; 16]);
+    data.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+    data.push(msg_type::ROUTE_REFRESH);
+    data.extend_from_slice(body);
+    data.truncate(notification::MAX_DATA_LEN);
+    Notification::new(
+        code::ROUTE_REFRESH,
+        route_refresh::INVALID_MESSAGE_LENGTH,
+        data,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1072,459 +1066,92 @@ pub(crate) mod tests {
         }
     }
 
+    /// One line per RFC 4271 §6 case: the message, then the NOTIFICATION (code, subcode, data)
+    /// RFC 4271 prescribes and the action RFC 7606 replaces it with.
+    #[rustfmt::skip]
     fn error_cases() -> Vec<Case> {
         use ErrorAction::*;
         let mp_reach_v6 = |nh_len: u8, nh: &[u8], nlri: &[u8]| {
-            let mut v = vec![0, 2, 1, nh_len];
-            v.extend_from_slice(nh);
-            v.push(0);
-            v.extend_from_slice(nlri);
-            let mut a = vec![0x80, 14, v.len() as u8];
-            a.extend(v);
-            a
+            let value = [&[0, 2, 1, nh_len][..], nh, &[0], nlri].concat();
+            [&[0x80, 14, value.len() as u8][..], &value].concat()
         };
-        let v6_nh = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6];
-        let good_reach = mp_reach_v6(16, &v6_nh, &[48, 0x20, 1, 0xd, 0xb8, 0, 0x46]);
-        let rr_borr = message(msg_type::ROUTE_REFRESH, &[0, 1, 1, 1, 0]);
+        let v6_nh = hex("20010db8000000000000000000000006");
+        let reach = mp_reach_v6(16, &v6_nh, &hex("30 20010db80046"));
+        let reach_bad_nh = mp_reach_v6(4, &[10, 0, 0, 1], &[]);
+        let reach_bad_prefix = mp_reach_v6(16, &v6_nh, &[129]);
+        let mp_only = |attrs: &[&[u8]]| message(msg_type::UPDATE, &update_body(&[], attrs, &[]));
+        let with_nlri = |nlri: &[u8]| message(msg_type::UPDATE, &update_body(&[], &[ORIGIN, AS_PATH, NEXT_HOP], nlri));
+        let borr = message(msg_type::ROUTE_REFRESH, &[0, 1, 1, 1, 0]);
         let mut bad_marker = message(msg_type::KEEPALIVE, &[]);
         bad_marker[3] = 0xfe;
         let mut short = message(msg_type::KEEPALIVE, &[]);
         short[17] = 18;
         let mut long = message(msg_type::UPDATE, &update_body(&[], &[], &[]));
         long[16..18].copy_from_slice(&4097u16.to_be_bytes());
-        let big_update = message(
-            msg_type::UPDATE,
-            &update_body(
-                &[],
-                &[ORIGIN, AS_PATH, NEXT_HOP],
-                &[24, 10, 0, 0].repeat(1200),
-            ),
-        );
+        let big = with_nlri(&[24, 10, 0, 0].repeat(1200));
+        let big_len = (big.len() as u16).to_be_bytes();
+        let open_body = |params: &str| message(msg_type::OPEN, &hex(&format!("04 fdf2 005a c0000201 {params}")));
+        let old_peer_as4_path = Case {
+            name: "AS4_PATH malformed (OLD peer)",
+            msg: update(&[ORIGIN, &[0x40, 2, 4, 2, 1, 0x5b, 0xa0], NEXT_HOP, &[0xc0, 17, 2, 2, 0]]),
+            params: P2, code: 3, subcode: 9, data: vec![0xc0, 17, 2, 2, 0], action: AttributeDiscard,
+        };
         vec![
             // §6.1 Message Header errors: always a session reset.
-            case("bad marker", bad_marker, 1, 1, &[], SessionReset),
-            case("length below 19", short, 1, 2, &[0, 18], SessionReset),
-            case("length above 4096", long, 1, 2, &[0x10, 0x01], SessionReset),
-            case(
-                "extended length before negotiation",
-                big_update.clone(),
-                1,
-                2,
-                &(big_update.len() as u16).to_be_bytes(),
-                SessionReset,
-            ),
-            case(
-                "KEEPALIVE with a body",
-                message(msg_type::KEEPALIVE, &[0]),
-                1,
-                2,
-                &[0, 20],
-                SessionReset,
-            ),
-            case(
-                "OPEN below 29",
-                message(msg_type::OPEN, &[4, 0xfd, 0xf2, 0, 90, 1, 2, 3]),
-                1,
-                2,
-                &[0, 27],
-                SessionReset,
-            ),
-            case(
-                "UPDATE below 23",
-                message(msg_type::UPDATE, &[0, 0, 0]),
-                1,
-                2,
-                &[0, 22],
-                SessionReset,
-            ),
-            case(
-                "NOTIFICATION below 21",
-                message(msg_type::NOTIFICATION, &[6]),
-                1,
-                2,
-                &[0, 20],
-                SessionReset,
-            ),
-            case(
-                "ROUTE-REFRESH not 23",
-                message(msg_type::ROUTE_REFRESH, &[0, 1, 0, 1, 0]),
-                1,
-                2,
-                &[0, 24],
-                SessionReset,
-            ),
-            case(
-                "BoRR not 23 (RFC 7313)",
-                rr_borr.clone(),
-                7,
-                1,
-                &rr_borr,
-                SessionReset,
-            ),
-            case("unknown type 6", message(6, &[]), 1, 3, &[6], SessionReset),
-            case("unknown type 0", message(0, &[]), 1, 3, &[0], SessionReset),
-            // §6.2 OPEN errors the codec sees (the rest is Open::validate_basic and the FSM).
-            case(
-                "unsupported optional parameter",
-                message(msg_type::OPEN, &hex("04 fdf2 005a c0000201 03 01 01 00")),
-                2,
-                4,
-                &[],
-                SessionReset,
-            ),
-            case(
-                "malformed capability",
-                message(msg_type::OPEN, &hex("04 fdf2 005a c0000201 04 02 02 41 02")),
-                2,
-                0,
-                &[],
-                SessionReset,
-            ),
-            // §6.3 UPDATE errors with their RFC 7606 actions.
-            case(
-                "withdrawn length overrun",
-                message(msg_type::UPDATE, &[0, 9, 0, 0]),
-                3,
-                1,
-                &[],
-                SessionReset,
-            ),
-            case(
-                "attribute length overrun",
-                message(msg_type::UPDATE, &[0, 0, 0, 9, 0x40]),
-                3,
-                1,
-                &[],
-                SessionReset,
-            ),
-            case(
-                "duplicate ORIGIN",
-                update(&[ORIGIN, AS_PATH, ORIGIN, NEXT_HOP]),
-                3,
-                1,
-                &[],
-                AttributeDiscard,
-            ),
-            case(
-                "duplicate MP_REACH_NLRI",
-                message(
-                    msg_type::UPDATE,
-                    &update_body(&[], &[&good_reach, ORIGIN, AS_PATH, &good_reach], &[]),
-                ),
-                3,
-                1,
-                &[],
-                SessionReset,
-            ),
-            case(
-                "attribute header truncated",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 5]]),
-                3,
-                1,
-                &[],
-                TreatAsWithdraw,
-            ),
-            case(
-                "unrecognized well-known",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 99, 1, 7]]),
-                3,
-                2,
-                &[0x40, 99, 1, 7],
-                TreatAsWithdraw,
-            ),
-            case(
-                "missing ORIGIN",
-                update(&[AS_PATH, NEXT_HOP]),
-                3,
-                3,
-                &[1],
-                TreatAsWithdraw,
-            ),
-            case(
-                "missing AS_PATH",
-                update(&[ORIGIN, NEXT_HOP]),
-                3,
-                3,
-                &[2],
-                TreatAsWithdraw,
-            ),
-            case(
-                "missing NEXT_HOP",
-                update(&[ORIGIN, AS_PATH]),
-                3,
-                3,
-                &[3],
-                TreatAsWithdraw,
-            ),
-            case(
-                "ORIGIN flags",
-                update(&[&[0xc0, 1, 1, 0], AS_PATH, NEXT_HOP]),
-                3,
-                4,
-                &[0xc0, 1, 1, 0],
-                TreatAsWithdraw,
-            ),
-            case(
-                "MED flags",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 4, 4, 0, 0, 0, 1]]),
-                3,
-                4,
-                &[0x40, 4, 4, 0, 0, 0, 1],
-                TreatAsWithdraw,
-            ),
-            case(
-                "COMMUNITIES flags",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x80, 8, 4, 0, 0, 0, 1]]),
-                3,
-                4,
-                &[0x80, 8, 4, 0, 0, 0, 1],
-                TreatAsWithdraw,
-            ),
-            case(
-                "ORIGIN length",
-                update(&[&[0x40, 1, 2, 0, 0], AS_PATH, NEXT_HOP]),
-                3,
-                5,
-                &[0x40, 1, 2, 0, 0],
-                TreatAsWithdraw,
-            ),
-            case(
-                "NEXT_HOP length",
-                update(&[ORIGIN, AS_PATH, &[0x40, 3, 3, 10, 0, 0]]),
-                3,
-                5,
-                &[0x40, 3, 3, 10, 0, 0],
-                TreatAsWithdraw,
-            ),
-            case(
-                "MED length",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x80, 4, 2, 0, 1]]),
-                3,
-                5,
-                &[0x80, 4, 2, 0, 1],
-                TreatAsWithdraw,
-            ),
-            case(
-                "LOCAL_PREF length",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 5, 0]]),
-                3,
-                5,
-                &[0x40, 5, 0],
-                TreatAsWithdraw,
-            ),
-            case(
-                "COMMUNITIES length",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 8, 3, 0, 0, 1]]),
-                3,
-                5,
-                &[0xc0, 8, 3, 0, 0, 1],
-                TreatAsWithdraw,
-            ),
-            case(
-                "LARGE_COMMUNITIES length",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 32, 4, 0, 0, 0, 1]]),
-                3,
-                5,
-                &[0xc0, 32, 4, 0, 0, 0, 1],
-                TreatAsWithdraw,
-            ),
-            case(
-                "EXTENDED_COMMUNITIES length",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 16, 4, 0, 2, 0, 1]]),
-                3,
-                5,
-                &[0xc0, 16, 4, 0, 2, 0, 1],
-                TreatAsWithdraw,
-            ),
-            case(
-                "ORIGINATOR_ID length",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x80, 9, 3, 1, 2, 3]]),
-                3,
-                5,
-                &[0x80, 9, 3, 1, 2, 3],
-                TreatAsWithdraw,
-            ),
-            case(
-                "ATOMIC_AGGREGATE length",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 6, 1, 0]]),
-                3,
-                5,
-                &[0x40, 6, 1, 0],
-                AttributeDiscard,
-            ),
-            case(
-                "AGGREGATOR length",
-                update(&[
-                    ORIGIN,
-                    AS_PATH,
-                    NEXT_HOP,
-                    &[0xc0, 7, 6, 0xfd, 0xee, 10, 0, 0, 1],
-                ]),
-                3,
-                5,
-                &[0xc0, 7, 6, 0xfd, 0xee, 10, 0, 0, 1],
-                AttributeDiscard,
-            ),
-            case(
-                "attribute value overrun",
-                update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 8, 8, 0, 0, 0, 1]]),
-                3,
-                5,
-                &[0xc0, 8, 8, 0, 0, 0, 1],
-                TreatAsWithdraw,
-            ),
-            case(
-                "invalid ORIGIN",
-                update(&[&[0x40, 1, 1, 3], AS_PATH, NEXT_HOP]),
-                3,
-                6,
-                &[0x40, 1, 1, 3],
-                TreatAsWithdraw,
-            ),
-            case(
-                "NEXT_HOP 0.0.0.0",
-                update(&[ORIGIN, AS_PATH, &[0x40, 3, 4, 0, 0, 0, 0]]),
-                3,
-                8,
-                &[0x40, 3, 4, 0, 0, 0, 0],
-                TreatAsWithdraw,
-            ),
-            case(
-                "NEXT_HOP multicast",
-                update(&[ORIGIN, AS_PATH, &[0x40, 3, 4, 224, 0, 0, 5]]),
-                3,
-                8,
-                &[0x40, 3, 4, 224, 0, 0, 5],
-                TreatAsWithdraw,
-            ),
-            case(
-                "MP_REACH next hop length",
-                message(
-                    msg_type::UPDATE,
-                    &update_body(
-                        &[],
-                        &[&mp_reach_v6(4, &[10, 0, 0, 1], &[]), ORIGIN, AS_PATH],
-                        &[],
-                    ),
-                ),
-                3,
-                9,
-                &mp_reach_v6(4, &[10, 0, 0, 1], &[]),
-                SessionReset,
-            ),
-            case(
-                "MP_REACH bad prefix",
-                message(
-                    msg_type::UPDATE,
-                    &update_body(
-                        &[],
-                        &[&mp_reach_v6(16, &v6_nh, &[129]), ORIGIN, AS_PATH],
-                        &[],
-                    ),
-                ),
-                3,
-                9,
-                &mp_reach_v6(16, &v6_nh, &[129]),
-                SessionReset,
-            ),
-            case(
-                "MP_UNREACH truncated",
-                message(
-                    msg_type::UPDATE,
-                    &update_body(&[], &[&[0x80, 15, 2, 0, 2]], &[]),
-                ),
-                3,
-                9,
-                &[0x80, 15, 2, 0, 2],
-                SessionReset,
-            ),
-            case(
-                "NLRI prefix length 33",
-                message(
-                    msg_type::UPDATE,
-                    &update_body(&[], &[ORIGIN, AS_PATH, NEXT_HOP], &[33, 1, 2, 3, 4, 5]),
-                ),
-                3,
-                10,
-                &[],
-                SessionReset,
-            ),
-            case(
-                "NLRI truncated",
-                message(
-                    msg_type::UPDATE,
-                    &update_body(&[], &[ORIGIN, AS_PATH, NEXT_HOP], &[24, 10, 0]),
-                ),
-                3,
-                10,
-                &[],
-                SessionReset,
-            ),
-            case(
-                "withdrawn prefix length 40",
-                message(
-                    msg_type::UPDATE,
-                    &update_body(&[40, 1, 2, 3, 4, 5], &[], &[]),
-                ),
-                3,
-                10,
-                &[],
-                SessionReset,
-            ),
-            case(
-                "AS_PATH segment length 0",
-                update(&[ORIGIN, &[0x40, 2, 2, 2, 0], NEXT_HOP]),
-                3,
-                11,
-                &[],
-                TreatAsWithdraw,
-            ),
-            case(
-                "AS_PATH segment overrun",
-                update(&[ORIGIN, &[0x40, 2, 6, 2, 2, 0, 0, 0xfd, 0xee], NEXT_HOP]),
-                3,
-                11,
-                &[],
-                TreatAsWithdraw,
-            ),
-            case(
-                "AS_PATH trailing octet",
-                update(&[ORIGIN, &[0x40, 2, 7, 2, 1, 0, 0, 0xfd, 0xee, 2], NEXT_HOP]),
-                3,
-                11,
-                &[],
-                TreatAsWithdraw,
-            ),
-            case(
-                "AS_PATH segment type 5",
-                update(&[ORIGIN, &[0x40, 2, 6, 5, 1, 0, 0, 0xfd, 0xee], NEXT_HOP]),
-                3,
-                11,
-                &[],
-                TreatAsWithdraw,
-            ),
-            case(
-                "AS_PATH confederation segment",
-                update(&[ORIGIN, &[0x40, 2, 6, 3, 1, 0, 0, 0xfd, 0xee], NEXT_HOP]),
-                3,
-                11,
-                &[],
-                TreatAsWithdraw,
-            ),
-            Case {
-                name: "AS4_PATH malformed (OLD peer)",
-                msg: update(&[
-                    ORIGIN,
-                    &[0x40, 2, 4, 2, 1, 0x5b, 0xa0],
-                    NEXT_HOP,
-                    &[0xc0, 17, 2, 2, 0],
-                ]),
-                params: P2,
-                code: 3,
-                subcode: 9,
-                data: vec![0xc0, 17, 2, 2, 0],
-                action: AttributeDiscard,
-            },
+            case("bad marker",                  bad_marker,                                   1, 1, &[],            SessionReset),
+            case("length below 19",             short,                                        1, 2, &[0, 18],       SessionReset),
+            case("length above 4096",           long,                                         1, 2, &[0x10, 0x01],  SessionReset),
+            case("extended length, not agreed", big,                                          1, 2, &big_len,       SessionReset),
+            case("KEEPALIVE with a body",       message(msg_type::KEEPALIVE, &[0]),           1, 2, &[0, 20],       SessionReset),
+            case("OPEN below 29",               message(msg_type::OPEN, &[4, 0xfd, 0xf2, 0, 90, 1, 2, 3]), 1, 2, &[0, 27], SessionReset),
+            case("UPDATE below 23",             message(msg_type::UPDATE, &[0, 0, 0]),        1, 2, &[0, 22],       SessionReset),
+            case("NOTIFICATION below 21",       message(msg_type::NOTIFICATION, &[6]),        1, 2, &[0, 20],       SessionReset),
+            case("ROUTE-REFRESH not 23",        message(msg_type::ROUTE_REFRESH, &[0, 1, 0, 1, 0]), 1, 2, &[0, 24], SessionReset),
+            case("BoRR not 23 (RFC 7313)",      borr.clone(),                                 7, 1, &borr,          SessionReset),
+            case("unknown type 6",              message(6, &[]),                              1, 3, &[6],           SessionReset),
+            case("unknown type 0",              message(0, &[]),                              1, 3, &[0],           SessionReset),
+            // §6.2 OPEN errors the codec sees (the rest: Open::validate_basic and the FSM).
+            case("unsupported optional param",  open_body("03 01 01 00"),                     2, 4, &[],            SessionReset),
+            case("malformed capability",        open_body("04 02 02 41 02"),                  2, 0, &[],            SessionReset),
+            // §6.3 UPDATE errors.
+            case("withdrawn length overrun",    message(msg_type::UPDATE, &[0, 9, 0, 0]),     3, 1, &[],            SessionReset),
+            case("attribute length overrun",    message(msg_type::UPDATE, &[0, 0, 0, 9, 0x40]), 3, 1, &[],          SessionReset),
+            case("duplicate ORIGIN",            update(&[ORIGIN, AS_PATH, ORIGIN, NEXT_HOP]), 3, 1, &[],            AttributeDiscard),
+            case("duplicate MP_REACH_NLRI",     mp_only(&[&reach, ORIGIN, AS_PATH, &reach]),  3, 1, &[],            SessionReset),
+            case("attribute header truncated",  update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 5]]), 3, 1, &[],        TreatAsWithdraw),
+            case("unrecognized well-known",     update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 99, 1, 7]]), 3, 2, &[0x40, 99, 1, 7], TreatAsWithdraw),
+            case("missing ORIGIN",              update(&[AS_PATH, NEXT_HOP]),                 3, 3, &[1],           TreatAsWithdraw),
+            case("missing AS_PATH",             update(&[ORIGIN, NEXT_HOP]),                  3, 3, &[2],           TreatAsWithdraw),
+            case("missing NEXT_HOP",            update(&[ORIGIN, AS_PATH]),                   3, 3, &[3],           TreatAsWithdraw),
+            case("ORIGIN flags",                update(&[&[0xc0, 1, 1, 0], AS_PATH, NEXT_HOP]), 3, 4, &[0xc0, 1, 1, 0], TreatAsWithdraw),
+            case("MED flags",                   update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 4, 4, 0, 0, 0, 1]]), 3, 4, &[0x40, 4, 4, 0, 0, 0, 1], TreatAsWithdraw),
+            case("COMMUNITIES flags",           update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x80, 8, 4, 0, 0, 0, 1]]), 3, 4, &[0x80, 8, 4, 0, 0, 0, 1], TreatAsWithdraw),
+            case("ORIGIN length",               update(&[&[0x40, 1, 2, 0, 0], AS_PATH, NEXT_HOP]), 3, 5, &[0x40, 1, 2, 0, 0], TreatAsWithdraw),
+            case("NEXT_HOP length",             update(&[ORIGIN, AS_PATH, &[0x40, 3, 3, 10, 0, 0]]), 3, 5, &[0x40, 3, 3, 10, 0, 0], TreatAsWithdraw),
+            case("MED length",                  update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x80, 4, 2, 0, 1]]), 3, 5, &[0x80, 4, 2, 0, 1], TreatAsWithdraw),
+            case("LOCAL_PREF length",           update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 5, 0]]), 3, 5, &[0x40, 5, 0], TreatAsWithdraw),
+            case("COMMUNITIES length",          update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 8, 3, 0, 0, 1]]), 3, 5, &[0xc0, 8, 3, 0, 0, 1], TreatAsWithdraw),
+            case("LARGE_COMMUNITIES length",    update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 32, 4, 0, 0, 0, 1]]), 3, 5, &[0xc0, 32, 4, 0, 0, 0, 1], TreatAsWithdraw),
+            case("EXTENDED_COMMUNITIES length", update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 16, 4, 0, 2, 0, 1]]), 3, 5, &[0xc0, 16, 4, 0, 2, 0, 1], TreatAsWithdraw),
+            case("ORIGINATOR_ID length",        update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x80, 9, 3, 1, 2, 3]]), 3, 5, &[0x80, 9, 3, 1, 2, 3], TreatAsWithdraw),
+            case("ATOMIC_AGGREGATE length",     update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 6, 1, 0]]), 3, 5, &[0x40, 6, 1, 0], AttributeDiscard),
+            case("AGGREGATOR length",           update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 7, 6, 0xfd, 0xee, 10, 0, 0, 1]]), 3, 5, &[0xc0, 7, 6, 0xfd, 0xee, 10, 0, 0, 1], AttributeDiscard),
+            case("attribute value overrun",     update(&[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 8, 8, 0, 0, 0, 1]]), 3, 5, &[0xc0, 8, 8, 0, 0, 0, 1], TreatAsWithdraw),
+            case("invalid ORIGIN",              update(&[&[0x40, 1, 1, 3], AS_PATH, NEXT_HOP]), 3, 6, &[0x40, 1, 1, 3], TreatAsWithdraw),
+            case("NEXT_HOP 0.0.0.0",            update(&[ORIGIN, AS_PATH, &[0x40, 3, 4, 0, 0, 0, 0]]), 3, 8, &[0x40, 3, 4, 0, 0, 0, 0], TreatAsWithdraw),
+            case("NEXT_HOP multicast",          update(&[ORIGIN, AS_PATH, &[0x40, 3, 4, 224, 0, 0, 5]]), 3, 8, &[0x40, 3, 4, 224, 0, 0, 5], TreatAsWithdraw),
+            case("MP_REACH next hop length",    mp_only(&[&reach_bad_nh, ORIGIN, AS_PATH]),   3, 9, &reach_bad_nh,  SessionReset),
+            case("MP_REACH bad prefix",         mp_only(&[&reach_bad_prefix, ORIGIN, AS_PATH]), 3, 9, &reach_bad_prefix, SessionReset),
+            case("MP_UNREACH truncated",        mp_only(&[&[0x80, 15, 2, 0, 2]]),             3, 9, &[0x80, 15, 2, 0, 2], SessionReset),
+            old_peer_as4_path,
+            case("NLRI prefix length 33",       with_nlri(&[33, 1, 2, 3, 4, 5]),              3, 10, &[],           SessionReset),
+            case("NLRI truncated",              with_nlri(&[24, 10, 0]),                      3, 10, &[],           SessionReset),
+            case("withdrawn prefix length 40",  message(msg_type::UPDATE, &update_body(&[40, 1, 2, 3, 4, 5], &[], &[])), 3, 10, &[], SessionReset),
+            case("AS_PATH segment length 0",    update(&[ORIGIN, &[0x40, 2, 2, 2, 0], NEXT_HOP]), 3, 11, &[],       TreatAsWithdraw),
+            case("AS_PATH segment overrun",     update(&[ORIGIN, &[0x40, 2, 6, 2, 2, 0, 0, 0xfd, 0xee], NEXT_HOP]), 3, 11, &[], TreatAsWithdraw),
+            case("AS_PATH trailing octet",      update(&[ORIGIN, &[0x40, 2, 7, 2, 1, 0, 0, 0xfd, 0xee, 2], NEXT_HOP]), 3, 11, &[], TreatAsWithdraw),
+            case("AS_PATH segment type 5",      update(&[ORIGIN, &[0x40, 2, 6, 5, 1, 0, 0, 0xfd, 0xee], NEXT_HOP]), 3, 11, &[], TreatAsWithdraw),
+            case("AS_PATH confederation",       update(&[ORIGIN, &[0x40, 2, 6, 3, 1, 0, 0, 0xfd, 0xee], NEXT_HOP]), 3, 11, &[], TreatAsWithdraw),
         ]
     }
 
@@ -1569,6 +1196,30 @@ pub(crate) mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn message_decode_without_the_codec() {
+        // The same per-type length rules apply when a body is handed over directly.
+        let borr = Message::decode(msg_type::ROUTE_REFRESH, &[0, 1, 1, 1, 0], &P4).unwrap_err();
+        assert_eq!((borr.code, borr.subcode), (7, 1));
+        assert_eq!(
+            &borr.data[..],
+            &message(msg_type::ROUTE_REFRESH, &[0, 1, 1, 1, 0])[..]
+        );
+        let n = Message::decode(msg_type::KEEPALIVE, &[1], &P4).unwrap_err();
+        assert_eq!((n.code, n.subcode, &n.data[..]), (1, 2, &[0, 20][..]));
+        assert_eq!(Message::decode(9, &[], &P4).unwrap_err(), bad_type(9));
+        assert_eq!(
+            Message::decode(msg_type::KEEPALIVE, &[], &P4),
+            Ok(Message::Keepalive)
+        );
+        // RFC 7313 subtype octets are accepted on a well-sized refresh.
+        let rr = Message::decode(msg_type::ROUTE_REFRESH, &[0, 2, 255, 1], &P4).unwrap();
+        assert_eq!(
+            rr,
+            Message::RouteRefresh(RouteRefresh::new(Family::IPV6_UNICAST))
+        );
     }
 
     #[test]

@@ -11,12 +11,15 @@ pub mod nlri;
 pub mod notification;
 pub mod session;
 
-pub use attributes::{AsPath, AsSegment, LargeCommunity, Origin, PathAttributes};
+pub use attributes::{
+    community_to_string, parse_community, AsPath, AsSegment, LargeCommunity, MpReach, MpUnreach,
+    Origin, PathAttributes, RawAttribute,
+};
 pub use capability::Capability;
-pub use codec::CodecParams;
-pub use message::{Message, Open, RouteRefresh, Update};
+pub use codec::{BgpCodec, CodecError, CodecParams};
+pub use message::{EncodeError, Message, Open, RouteRefresh, Update};
 pub use nlri::Family;
-pub use notification::Notification;
+pub use notification::{ErrorAction, Notification, UpdateError};
 
 /// The 2-octet placeholder for a 4-octet AS number (RFC 6793).
 pub const AS_TRANS: u16 = 23456;

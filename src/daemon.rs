@@ -80,7 +80,9 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
 /// than running without them.
 fn refuse_unbuilt_features(config: &Config) -> Result<(), DaemonError> {
     if !config.processes.is_empty() {
-        return Err(DaemonError::Unsupported("processes: ExaBGP API processes are not supported by this build yet".into()));
+        return Err(DaemonError::Unsupported(
+            "processes: ExaBGP API processes are not supported by this build yet".into(),
+        ));
     }
     Ok(())
 }

@@ -39,6 +39,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(config) => {
+                for warning in config.warnings() {
+                    eprintln!("warning: {warning}");
+                }
                 print!("{}", config.to_yaml());
                 ExitCode::SUCCESS
             }
@@ -56,6 +59,9 @@ fn main() -> ExitCode {
                 }
             };
             logging::init(log_format);
+            for warning in config.warnings() {
+                tracing::warn!("{warning}");
+            }
             // One thread: a route injector's work is small and latency-bound, and a single
             // thread keeps the idle footprint to a few megabytes.
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

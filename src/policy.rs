@@ -118,19 +118,16 @@ impl SessionContext {
     /// travels in MP_REACH_NLRI) and with NEXT_HOP for IPv4.
     pub fn path_attributes(&self, announcement: &Announcement, ipv4: bool) -> PathAttributes {
         let mut path: Vec<u32> = Vec::with_capacity(1 + announcement.as_path.len());
-        // RFC 4271 §5.1.2: a route originated toward an external peer carries our AS; toward an
-        // internal peer the path starts empty. Prepends add our AS on top in both cases.
-        let own = usize::from(announcement.as_path_prepend) + usize::from(!self.ibgp);
+        // RFC 4271 §5.1.2: a route originated toward an external peer carries our AS, prepends
+        // repeat it. Toward an internal peer the path starts empty and prepends do not apply:
+        // our AS is the receiver's AS, so every router in it would see a loop and drop the route
+        // (use MED or LOCAL_PREF to rank iBGP routes).
+        let own = if self.ibgp { 0 } else { 1 + usize::from(announcement.as_path_prepend) };
         path.extend(std::iter::repeat_n(self.local_as, own));
         path.extend_from_slice(&announcement.as_path);
-        let as_path = if path.is_empty() {
-            AsPath::default()
-        } else {
-            AsPath { segments: vec![AsSegment::Sequence(path)] }
-        };
-        let local_pref = self
-            .ibgp
-            .then(|| announcement.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
+        let as_path =
+            if path.is_empty() { AsPath::default() } else { AsPath { segments: vec![AsSegment::Sequence(path)] } };
+        let local_pref = self.ibgp.then(|| announcement.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
         PathAttributes {
             origin: Some(announcement.origin.unwrap_or(Origin::Igp)),
             as_path: Some(as_path),
@@ -183,8 +180,8 @@ mod tests {
     #[test]
     fn ibgp_path_is_empty_and_carries_local_pref() {
         let ctx = SessionContext { ibgp: true, ..ebgp() };
-        let plain = ctx.path_attributes(&Announcement::default(), true);
-        assert_eq!(sequence(&plain), Vec::<u32>::new());
+        let plain = ctx.path_attributes(&Announcement { as_path_prepend: 3, ..Default::default() }, true);
+        assert_eq!(sequence(&plain), Vec::<u32>::new(), "no own AS, no prepends: they would be a loop");
         assert_eq!(plain.local_pref, Some(DEFAULT_LOCAL_PREF));
         let set = ctx.path_attributes(&Announcement { local_pref: Some(200), ..Default::default() }, true);
         assert_eq!(set.local_pref, Some(200));

@@ -173,7 +173,10 @@ pub fn pack(batch: &Batch, ctx: &SessionContext, params: &CodecParams) -> (Vec<U
     }
     for chunk in chunks(&withdraw_v6, bare + MP_UNREACH_OVERHEAD, max) {
         updates.push(Update {
-            mp_unreach: Some(MpUnreach { family: Family::IPV6_UNICAST, withdrawn: chunk.into_iter().map(IpNet::V6).collect() }),
+            mp_unreach: Some(MpUnreach {
+                family: Family::IPV6_UNICAST,
+                withdrawn: chunk.into_iter().map(IpNet::V6).collect(),
+            }),
             ..Update::default()
         });
     }
@@ -183,7 +186,10 @@ pub fn pack(batch: &Batch, ctx: &SessionContext, params: &CodecParams) -> (Vec<U
         if !v4.is_empty() {
             let attributes = ctx.path_attributes(announcement, true);
             if attributes.next_hop.is_none() {
-                unsendable.push(Unsendable { prefixes: v4.iter().map(|p| IpNet::V4(*p)).collect(), reason: "no IPv4 next hop for this session" });
+                unsendable.push(Unsendable {
+                    prefixes: v4.iter().map(|p| IpNet::V4(*p)).collect(),
+                    reason: "no IPv4 next hop for this session",
+                });
             } else {
                 let overhead = bare + attributes.encoded_len(params);
                 for chunk in chunks(&v4, overhead, max) {
@@ -193,7 +199,10 @@ pub fn pack(batch: &Batch, ctx: &SessionContext, params: &CodecParams) -> (Vec<U
         }
         if !v6.is_empty() {
             let Some(next_hop) = ctx.next_hop_v6(announcement) else {
-                unsendable.push(Unsendable { prefixes: v6.iter().map(|p| IpNet::V6(*p)).collect(), reason: "no IPv6 next hop for this session (set next_hop_v6)" });
+                unsendable.push(Unsendable {
+                    prefixes: v6.iter().map(|p| IpNet::V6(*p)).collect(),
+                    reason: "no IPv6 next hop for this session (set next_hop_v6)",
+                });
                 continue;
             };
             let attributes = ctx.path_attributes(announcement, false);
@@ -349,8 +358,9 @@ mod tests {
     #[test]
     fn session_down_makes_the_whole_table_pending_again() {
         let mut rib = AdjRibOut::new();
-        rib.set(p("10.0.0.1/32"), Some(ann(1)));
-        rib.set(p("2001:db8::1/128"), Some(ann(1)));
+        let a = ann(1);
+        rib.set(p("10.0.0.1/32"), Some(a.clone()));
+        rib.set(p("2001:db8::1/128"), Some(a));
         rib.take_batch(100, &V4V6);
         assert_eq!(rib.advertised_count(), 2);
         rib.session_down();
@@ -373,8 +383,9 @@ mod tests {
     #[test]
     fn families_not_negotiated_stay_unsent() {
         let mut rib = AdjRibOut::new();
-        rib.set(p("2001:db8::1/128"), Some(ann(1)));
-        rib.set(p("10.0.0.1/32"), Some(ann(1)));
+        let a = ann(1);
+        rib.set(p("2001:db8::1/128"), Some(a.clone()));
+        rib.set(p("10.0.0.1/32"), Some(a));
         let batch = rib.take_batch(100, &[Family::IPV4_UNICAST]);
         assert_eq!(batch.announce[0].1, vec![p("10.0.0.1/32")]);
         assert_eq!(rib.advertised_count(), 1);

@@ -20,7 +20,10 @@ pub enum SpeakerEvent {
     /// `startup_grace` passed: send End-of-RIB even if some check has no verdict yet.
     StartupGraceOver,
     /// Withdraw everything from every peer, Cease every session, then answer.
-    Shutdown { message: String, done: oneshot::Sender<()> },
+    Shutdown {
+        message: String,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// How long shutdown waits for peers to write their withdrawals and NOTIFICATION.
@@ -112,7 +115,9 @@ impl Speaker {
             if !same(&vip.current, &wanted) {
                 let prefix = vip.config.prefix;
                 match &wanted {
-                    Some(announcement) => info!(vip = %prefix, health = health.as_str(), med = ?announcement.med, "announce"),
+                    Some(announcement) => {
+                        info!(vip = %prefix, health = health.as_str(), med = ?announcement.med, "announce")
+                    }
                     None => info!(vip = %prefix, health = health.as_str(), "withdraw"),
                 }
                 vip.current = wanted.clone();
@@ -217,9 +222,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::config::{
-        AttrOverride, CheckConfig, CheckKind, ControlConfig, DrainConfig, RouteAttrs, VipConfig,
-    };
+    use crate::config::{AttrOverride, CheckConfig, CheckKind, ControlConfig, DrainConfig, RouteAttrs, VipConfig};
+    use ipnet::IpNet;
 
     fn vip(prefix: &str, checks: &[&str], med: u32) -> VipConfig {
         VipConfig {
@@ -280,7 +284,9 @@ mod tests {
         commands
             .iter()
             .filter_map(|c| match c {
-                PeerCommand::Routes(r) => Some(r.iter().map(|(p, a)| (*p, a.as_ref().and_then(|a| a.med))).collect::<Vec<_>>()),
+                PeerCommand::Routes(r) => {
+                    Some(r.iter().map(|(p, a)| (*p, a.as_ref().and_then(|a| a.med))).collect::<Vec<_>>())
+                }
                 _ => None,
             })
             .flatten()
@@ -331,10 +337,8 @@ mod tests {
         apply(&mut speaker, "web", Health::Up);
         drain(&mut rx);
         apply(&mut speaker, "web", Health::Degraded);
-        assert_eq!(
-            routes(&drain(&mut rx)),
-            vec![("10.0.0.1/32".parse().unwrap(), Some(350)), ("10.0.0.2/32".parse().unwrap(), Some(300))]
-        );
+        // Only the VIP with `when_degraded` changes; the other keeps its healthy attributes.
+        assert_eq!(routes(&drain(&mut rx)), vec![("10.0.0.1/32".parse().unwrap(), Some(350))]);
         apply(&mut speaker, "web", Health::Down);
         assert_eq!(
             routes(&drain(&mut rx)),

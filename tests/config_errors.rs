@@ -14,20 +14,8 @@ struct Case {
     fragment: &'static str,
 }
 
-fn case(
-    name: &'static str,
-    yaml: String,
-    line: usize,
-    column: usize,
-    fragment: &'static str,
-) -> Case {
-    Case {
-        name,
-        yaml,
-        line,
-        column,
-        fragment,
-    }
+fn case(name: &'static str, yaml: String, line: usize, column: usize, fragment: &'static str) -> Case {
+    Case { name, yaml, line, column, fragment }
 }
 
 fn head(body: &str) -> String {
@@ -157,15 +145,9 @@ fn every_bad_config_is_located() {
         match Config::from_yaml(&c.yaml, "/etc/rhi/rhi.yaml") {
             Ok(_) => failures.push(format!("{}: loaded, expected an error", c.name)),
             Err(e) => {
-                let want = Position {
-                    line: c.line,
-                    column: c.column,
-                };
+                let want = Position { line: c.line, column: c.column };
                 if e.position != Some(want) || !e.message.contains(c.fragment) {
-                    failures.push(format!(
-                        "{}: want {want} and {:?}\n      got {e}",
-                        c.name, c.fragment
-                    ));
+                    failures.push(format!("{}: want {want} and {:?}\n      got {e}", c.name, c.fragment));
                 }
                 let shown = e.to_string();
                 let prefix = format!("/etc/rhi/rhi.yaml:{}:{}: ", c.line, c.column);
@@ -182,11 +164,7 @@ fn every_bad_config_is_located() {
 fn load_of_a_missing_file_names_the_file() {
     let e = Config::load(std::path::Path::new("/nonexistent/rhi.yaml")).unwrap_err();
     assert_eq!(e.position, None);
-    assert!(
-        e.to_string()
-            .starts_with("/nonexistent/rhi.yaml: cannot read: "),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("/nonexistent/rhi.yaml: cannot read: "), "{e}");
 }
 
 #[test]
@@ -195,10 +173,8 @@ fn load_of_a_bad_file_gives_file_line_col() {
     let path = dir.path().join("rhi.yaml");
     std::fs::write(&path, with_peer("    hold_time: 2s\n")).unwrap();
     let e = Config::load(&path).unwrap_err();
-    let want = format!(
-        "{}:7:16: peers[0].hold_time: 2s is not allowed: must be 0 or at least 3s (RFC 4271)",
-        path.display()
-    );
+    let want =
+        format!("{}:7:16: peers[0].hold_time: 2s is not allowed: must be 0 or at least 3s (RFC 4271)", path.display());
     assert_eq!(e.to_string(), want);
 }
 
@@ -225,14 +201,7 @@ fn load_of_a_directory_or_endless_file_is_refused() {
 fn byte_order_mark_and_crlf_are_accepted_and_located() {
     let text = "\u{feff}router_id: 10.0.0.1\r\nlocal_as: 0\r\n";
     let e = Config::from_yaml(text, "x").unwrap_err();
-    assert_eq!(
-        e.position,
-        Some(Position {
-            line: 2,
-            column: 11
-        }),
-        "{e}"
-    );
+    assert_eq!(e.position, Some(Position { line: 2, column: 11 }), "{e}");
 }
 
 /// Whatever the bytes, loading returns an error instead of panicking.

@@ -16,9 +16,7 @@ fn example() -> Config {
 }
 
 fn fixture(name: &str) -> Config {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/config")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config").join(name);
     match Config::load(&path) {
         Ok(c) => c,
         Err(e) => panic!("{e}"),
@@ -41,10 +39,7 @@ fn example_loads_as_haproxy01() {
     assert_eq!(c.local_as, 65010);
     let names: Vec<&str> = c.peers.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["sw01", "sw02"]);
-    assert!(c
-        .peers
-        .iter()
-        .all(|p| p.remote_as == 65000 && p.hold_time == 9));
+    assert!(c.peers.iter().all(|p| p.remote_as == 65000 && p.hold_time == 9));
     assert_eq!(c.peers[1].address.to_string(), "10.25.150.2");
     assert_eq!(c.peers[1].next_hop, NextHop::SelfAddress);
     assert_eq!(c.peers[1].families, vec![Family::IPV4_UNICAST]);
@@ -60,10 +55,7 @@ fn example_loads_as_haproxy01() {
     assert_eq!(h.backend, "be_web");
     assert_eq!(c.drain.withdraw_after, Duration::from_secs(30));
     assert_eq!(c.control.socket, Path::new("/run/rhi/rhi.sock"));
-    assert_eq!(
-        c.state_file.as_deref(),
-        Some(Path::new("/var/lib/rhi/state.json"))
-    );
+    assert_eq!(c.state_file.as_deref(), Some(Path::new("/var/lib/rhi/state.json")));
     assert!(c.metrics.is_some());
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 }
@@ -87,12 +79,7 @@ fn maximal_config_round_trips() {
 fn minimal_config_round_trips_with_defaults_spelled_out() {
     let c = Config::from_yaml("router_id: 10.0.0.1\nlocal_as: 65010\n", "min").unwrap();
     let text = c.to_yaml();
-    for key in [
-        "control:",
-        "socket: /run/rhi/rhi.sock",
-        "startup_grace: 10s",
-        "graceful_shutdown: true",
-    ] {
+    for key in ["control:", "socket: /run/rhi/rhi.sock", "startup_grace: 10s", "graceful_shutdown: true"] {
         assert!(text.contains(key), "{key} missing from:\n{text}");
     }
     assert_round_trip(&c);
@@ -101,15 +88,9 @@ fn minimal_config_round_trips_with_defaults_spelled_out() {
 #[test]
 fn to_yaml_prints_communities_and_durations_readably() {
     let text = fixture("maximal.yaml").to_yaml();
-    for s in [
-        "no-export",
-        "65000:46",
-        "blackhole",
-        "65000:0:46",
-        "hold_time: 9s",
-        "fast_interval: 200ms",
-        "next_hop: self",
-    ] {
+    for s in
+        ["no-export", "65000:46", "blackhole", "65000:0:46", "hold_time: 9s", "fast_interval: 200ms", "next_hop: self"]
+    {
         assert!(text.contains(s), "{s} missing from:\n{text}");
     }
 }

@@ -10,10 +10,7 @@ fn check(text: &str) -> Result<(), TestCaseError> {
     if let Err(e) = Config::from_yaml(text, "x") {
         if let Some(p) = e.position {
             let lines = text.lines().count().max(1);
-            prop_assert!(
-                p.line >= 1 && p.line <= lines + 1,
-                "{e} outside {lines} lines"
-            );
+            prop_assert!(p.line >= 1 && p.line <= lines + 1, "{e} outside {lines} lines");
             prop_assert!(p.column >= 1, "{e}");
         }
     }

@@ -9,21 +9,15 @@ use bytes::BytesMut;
 use ipnet::IpNet;
 use rhi::bgp::attributes::{community, MpReach};
 use rhi::bgp::{
-    AsPath, BgpCodec, Capability, CodecParams, Family, LargeCommunity, Message, Notification, Open,
-    Origin, PathAttributes, RouteRefresh, Update,
+    AsPath, BgpCodec, Capability, CodecParams, Family, LargeCommunity, Message, Notification, Open, Origin,
+    PathAttributes, RouteRefresh, Update,
 };
 use tokio_util::codec::Decoder;
 
 /// After the OPENs of a session where both sides sent the 4-octet AS capability.
-const NEW: CodecParams = CodecParams {
-    four_octet_as: true,
-    max_message_len: 4096,
-};
+const NEW: CodecParams = CodecParams { four_octet_as: true, max_message_len: 4096 };
 /// ExaBGP with `asn4 disable`: BIRD must speak 2-octet AS_PATH + AS4_PATH to it.
-const OLD: CodecParams = CodecParams {
-    four_octet_as: false,
-    max_message_len: 4096,
-};
+const OLD: CodecParams = CodecParams { four_octet_as: false, max_message_len: 4096 };
 
 macro_rules! capture {
     ($name:literal) => {
@@ -37,18 +31,12 @@ fn hex(s: &str) -> Vec<u8> {
         .map(|l| l.split('#').next().unwrap_or(""))
         .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
         .collect();
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
-        .collect()
+    (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap()).collect()
 }
 
 fn decode(text: &str, params: CodecParams) -> Message {
     let mut buf = BytesMut::from(&hex(text)[..]);
-    let msg = BgpCodec::with_params(params)
-        .decode(&mut buf)
-        .unwrap()
-        .expect("one whole message");
+    let msg = BgpCodec::with_params(params).decode(&mut buf).unwrap().expect("one whole message");
     assert!(buf.is_empty());
     msg
 }
@@ -63,11 +51,7 @@ fn encode(msg: &Message, params: CodecParams) -> Vec<u8> {
 /// The sender encoded it exactly as rhi would.
 fn canonical(text: &str, params: CodecParams) -> Message {
     let msg = decode(text, params);
-    assert_eq!(
-        encode(&msg, params),
-        hex(text),
-        "re-encoding differs from the capture"
-    );
+    assert_eq!(encode(&msg, params), hex(text), "re-encoding differs from the capture");
     msg
 }
 
@@ -76,10 +60,7 @@ fn canonical(text: &str, params: CodecParams) -> Message {
 fn equivalent(text: &str, params: CodecParams) -> Message {
     let msg = decode(text, params);
     let mut buf = BytesMut::from(&encode(&msg, params)[..]);
-    assert_eq!(
-        BgpCodec::with_params(params).decode(&mut buf).unwrap(),
-        Some(msg.clone())
-    );
+    assert_eq!(BgpCodec::with_params(params).decode(&mut buf).unwrap(), Some(msg.clone()));
     msg
 }
 
@@ -106,10 +87,7 @@ fn comm(s: &str) -> u32 {
 }
 
 fn unknown(code: u8, value: &'static [u8]) -> Capability {
-    Capability::Unknown {
-        code,
-        value: bytes::Bytes::from_static(value),
-    }
+    Capability::Unknown { code, value: bytes::Bytes::from_static(value) }
 }
 
 fn bird_capabilities(asn: u32) -> Vec<Capability> {
@@ -129,28 +107,19 @@ fn bird_capabilities(asn: u32) -> Vec<Capability> {
 #[test]
 fn bird_open() {
     let o = open(canonical(capture!("exabgp-bird-00-bird-open"), OLD));
-    assert_eq!(
-        (o.version, o.my_as, o.hold_time, o.bgp_id),
-        (4, 65002, 240, Ipv4Addr::new(127, 0, 0, 2))
-    );
+    assert_eq!((o.version, o.my_as, o.hold_time, o.bgp_id), (4, 65002, 240, Ipv4Addr::new(127, 0, 0, 2)));
     assert_eq!(o.capabilities, bird_capabilities(65002));
     assert_eq!(o.asn(), 65002);
     assert!(o.supports_route_refresh() && !o.supports_extended_message());
     assert_eq!(o.validate_basic(), Ok(()));
     // BIRD sends the same OPEN to GoBGP.
-    assert_eq!(
-        hex(capture!("gobgp-bird-00-bird-open"))[19..],
-        hex(capture!("exabgp-bird-00-bird-open"))[19..]
-    );
+    assert_eq!(hex(capture!("gobgp-bird-00-bird-open"))[19..], hex(capture!("exabgp-bird-00-bird-open"))[19..]);
 }
 
 #[test]
 fn exabgp_open_one_capability_per_parameter() {
     let o = open(equivalent(capture!("exabgp-bird-01-exabgp-open"), OLD));
-    assert_eq!(
-        (o.my_as, o.hold_time, o.bgp_id),
-        (65006, 180, Ipv4Addr::new(127, 0, 0, 6))
-    );
+    assert_eq!((o.my_as, o.hold_time, o.bgp_id), (65006, 180, Ipv4Addr::new(127, 0, 0, 6)));
     assert_eq!(
         o.capabilities,
         vec![
@@ -236,35 +205,17 @@ fn end_of_rib_markers() {
         capture!("bird-as4-exabgp-as2-04-exabgp-update"),
         capture!("bird-as4-exabgp-as2-07-bird-update"),
     ] {
-        assert_eq!(
-            update(canonical(text, NEW)).end_of_rib_family(),
-            Some(Family::IPV4_UNICAST)
-        );
+        assert_eq!(update(canonical(text, NEW)).end_of_rib_family(), Some(Family::IPV4_UNICAST));
     }
-    for text in [
-        capture!("exabgp-bird-11-bird-update"),
-        capture!("gobgp-bird-07-bird-update"),
-    ] {
-        assert_eq!(
-            update(canonical(text, NEW)).end_of_rib_family(),
-            Some(Family::IPV6_UNICAST)
-        );
+    for text in [capture!("exabgp-bird-11-bird-update"), capture!("gobgp-bird-07-bird-update")] {
+        assert_eq!(update(canonical(text, NEW)).end_of_rib_family(), Some(Family::IPV6_UNICAST));
     }
     // ExaBGP (and BIRD toward an OLD speaker) set Extended Length on the 3-octet MP_UNREACH.
-    for text in [
-        capture!("exabgp-bird-07-exabgp-update"),
-        capture!("bird-as4-exabgp-as2-05-exabgp-update"),
-    ] {
+    for text in [capture!("exabgp-bird-07-exabgp-update"), capture!("bird-as4-exabgp-as2-05-exabgp-update")] {
         assert_eq!(hex(text)[23], 0x90);
         let msg = equivalent(text, NEW);
-        assert_eq!(
-            update(msg.clone()).end_of_rib_family(),
-            Some(Family::IPV6_UNICAST)
-        );
-        assert_eq!(
-            encode(&msg, NEW),
-            hex(capture!("exabgp-bird-11-bird-update"))
-        );
+        assert_eq!(update(msg.clone()).end_of_rib_family(), Some(Family::IPV6_UNICAST));
+        assert_eq!(encode(&msg, NEW), hex(capture!("exabgp-bird-11-bird-update")));
     }
 }
 
@@ -283,13 +234,7 @@ fn bird_update_ipv4() {
             ..Default::default()
         }
     );
-    assert_eq!(
-        u.nlri,
-        vec![
-            "198.51.100.0/24".parse().unwrap(),
-            "198.51.100.128/25".parse().unwrap()
-        ]
-    );
+    assert_eq!(u.nlri, vec!["198.51.100.0/24".parse().unwrap(), "198.51.100.128/25".parse().unwrap()]);
 }
 
 #[test]
@@ -319,37 +264,23 @@ fn bird_update_ipv6() {
 #[test]
 fn bird_route_refresh() {
     let rr = |f| Message::RouteRefresh(RouteRefresh::new(f));
-    assert_eq!(
-        canonical(capture!("exabgp-bird-12-bird-route-refresh"), NEW),
-        rr(Family::IPV4_UNICAST)
-    );
-    assert_eq!(
-        canonical(capture!("exabgp-bird-13-bird-route-refresh"), NEW),
-        rr(Family::IPV6_UNICAST)
-    );
+    assert_eq!(canonical(capture!("exabgp-bird-12-bird-route-refresh"), NEW), rr(Family::IPV4_UNICAST));
+    assert_eq!(canonical(capture!("exabgp-bird-13-bird-route-refresh"), NEW), rr(Family::IPV6_UNICAST));
 }
 
 #[test]
 fn bird_cease_with_shutdown_communication() {
-    let Message::Notification(n) = canonical(capture!("exabgp-bird-26-bird-notification"), NEW)
-    else {
+    let Message::Notification(n) = canonical(capture!("exabgp-bird-26-bird-notification"), NEW) else {
         panic!("not a NOTIFICATION")
     };
     assert_eq!(n.to_string(), "Cease/Administrative Shutdown");
-    assert_eq!(
-        n.shutdown_message().as_deref(),
-        Some("rhi fixture: planned maintenance")
-    );
-    assert_eq!(
-        n,
-        Notification::cease_shutdown("rhi fixture: planned maintenance")
-    );
+    assert_eq!(n.shutdown_message().as_deref(), Some("rhi fixture: planned maintenance"));
+    assert_eq!(n, Notification::cease_shutdown("rhi fixture: planned maintenance"));
 }
 
 #[test]
 fn exabgp_notification_with_text_data() {
-    let Message::Notification(n) = canonical(capture!("exabgp-bird-27-exabgp-notification"), NEW)
-    else {
+    let Message::Notification(n) = canonical(capture!("exabgp-bird-27-exabgp-notification"), NEW) else {
         panic!("not a NOTIFICATION")
     };
     assert_eq!((n.code, n.subcode), (1, 0));
@@ -363,10 +294,7 @@ fn exabgp_notification_with_text_data() {
 #[test]
 fn gobgp_open_4_octet_as() {
     let o = open(canonical(capture!("gobgp-bird-01-gobgp-open"), OLD));
-    assert_eq!(
-        (o.my_as, o.hold_time, o.bgp_id),
-        (23456, 90, Ipv4Addr::new(127, 0, 0, 13))
-    );
+    assert_eq!((o.my_as, o.hold_time, o.bgp_id), (23456, 90, Ipv4Addr::new(127, 0, 0, 13)));
     assert_eq!(o.asn(), 4_200_000_013);
     assert_eq!(
         o.capabilities,
@@ -386,10 +314,7 @@ fn gobgp_open_4_octet_as() {
 fn gobgp_update_ipv6() {
     let u = update(equivalent(capture!("gobgp-bird-04-gobgp-update"), NEW));
     assert_eq!(u.attributes.origin, Some(Origin::Incomplete));
-    assert_eq!(
-        u.attributes.as_path,
-        Some(AsPath::sequence(vec![4_200_000_013]))
-    );
+    assert_eq!(u.attributes.as_path, Some(AsPath::sequence(vec![4_200_000_013])));
     assert_eq!(u.attributes.med, Some(600));
     assert_eq!(u.attributes.communities, vec![comm("65013:66")]);
     let reach = u.mp_reach.unwrap();
@@ -417,8 +342,7 @@ fn gobgp_update_ipv4() {
 
 #[test]
 fn gobgp_cease_without_communication() {
-    let Message::Notification(n) = canonical(capture!("gobgp-bird-08-gobgp-notification"), NEW)
-    else {
+    let Message::Notification(n) = canonical(capture!("gobgp-bird-08-gobgp-notification"), NEW) else {
         panic!("not a NOTIFICATION")
     };
     assert_eq!(n, Notification::cease_shutdown(""));
@@ -437,10 +361,7 @@ fn bird_open_with_as_trans() {
 
 #[test]
 fn exabgp_open_without_4_octet_as() {
-    let o = open(equivalent(
-        capture!("bird-as4-exabgp-as2-01-exabgp-open"),
-        OLD,
-    ));
+    let o = open(equivalent(capture!("bird-as4-exabgp-as2-01-exabgp-open"), OLD));
     assert_eq!((o.my_as, o.asn(), o.four_octet_as()), (65006, 65006, None));
     assert_eq!(
         o.capabilities,
@@ -458,10 +379,7 @@ fn bird_as4_path_toward_old_speaker() {
     // by rhi exactly as BIRD did.
     let text = capture!("bird-as4-exabgp-as2-06-bird-update");
     let u = update(canonical(text, OLD));
-    assert_eq!(
-        u.attributes.as_path,
-        Some(AsPath::sequence(vec![4_200_000_002, 65099, 4_200_000_099]))
-    );
+    assert_eq!(u.attributes.as_path, Some(AsPath::sequence(vec![4_200_000_002, 65099, 4_200_000_099])));
     assert_eq!(u.attributes.next_hop, Some(Ipv4Addr::new(192, 0, 2, 2)));
     assert_eq!(u.attributes.unknown, vec![]);
     assert_eq!(u.nlri, vec!["198.51.100.0/24".parse().unwrap()]);
@@ -475,17 +393,10 @@ fn bird_as4_path_ipv6_extended_length_mp_reach() {
     let text = capture!("bird-as4-exabgp-as2-08-bird-update");
     assert_eq!(hex(text)[23], 0x90); // BIRD sets Extended Length on a 28-octet MP_REACH_NLRI
     let u = update(equivalent(text, OLD));
-    assert_eq!(
-        u.attributes.as_path,
-        Some(AsPath::sequence(vec![4_200_000_002]))
-    );
+    assert_eq!(u.attributes.as_path, Some(AsPath::sequence(vec![4_200_000_002])));
     assert_eq!(u.mp_reach.unwrap().nlri, vec![net("2001:db8:2::/48")]);
     assert_eq!(
-        update(canonical(
-            capture!("bird-as4-exabgp-as2-09-bird-update"),
-            OLD
-        ))
-        .end_of_rib_family(),
+        update(canonical(capture!("bird-as4-exabgp-as2-09-bird-update"), OLD)).end_of_rib_family(),
         Some(Family::IPV6_UNICAST)
     );
 }

@@ -10,9 +10,8 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
 use rhi::bgp::attributes::RawAttribute;
 use rhi::bgp::{
-    AsPath, AsSegment, BgpCodec, Capability, CodecError, CodecParams, EncodeError, Family,
-    LargeCommunity, Message, MpReach, MpUnreach, Notification, Open, Origin, PathAttributes,
-    RouteRefresh, Update,
+    AsPath, AsSegment, BgpCodec, Capability, CodecError, CodecParams, EncodeError, Family, LargeCommunity, Message,
+    MpReach, MpUnreach, Notification, Open, Origin, PathAttributes, RouteRefresh, Update,
 };
 use tokio_util::codec::Decoder;
 
@@ -25,8 +24,7 @@ fn v4_prefix() -> impl Strategy<Value = Ipv4Net> {
 }
 
 fn v6_prefix() -> impl Strategy<Value = Ipv6Net> {
-    (any::<u128>(), 0u8..=128)
-        .prop_map(|(a, l)| Ipv6Net::new(Ipv6Addr::from(a), l).unwrap().trunc())
+    (any::<u128>(), 0u8..=128).prop_map(|(a, l)| Ipv6Net::new(Ipv6Addr::from(a), l).unwrap().trunc())
 }
 
 /// A NEXT_HOP that passes the syntactic check: not 0/8, not multicast or class E.
@@ -52,84 +50,53 @@ fn unknown_attributes() -> impl Strategy<Value = Vec<RawAttribute>> {
     let code = (19u8..=255).prop_filter("modeled", |c| *c != 32);
     prop::collection::btree_map(code, prop::collection::vec(any::<u8>(), 0..300), 0..3).prop_map(
         |m: BTreeMap<u8, Vec<u8>>| {
-            m.into_iter()
-                .map(|(type_code, v)| RawAttribute {
-                    flags: 0xe0,
-                    type_code,
-                    value: Bytes::from(v),
-                })
-                .collect()
+            m.into_iter().map(|(type_code, v)| RawAttribute { flags: 0xe0, type_code, value: Bytes::from(v) }).collect()
         },
     )
 }
 
 fn attributes(announce: bool) -> impl Strategy<Value = PathAttributes> {
-    let origin = prop_oneof![
-        Just(Origin::Igp),
-        Just(Origin::Egp),
-        Just(Origin::Incomplete)
-    ];
+    let origin = prop_oneof![Just(Origin::Igp), Just(Origin::Egp), Just(Origin::Incomplete)];
     (
-        (
-            origin,
-            as_path(),
-            host_v4(),
-            any::<Option<u32>>(),
-            any::<Option<u32>>(),
-            any::<bool>(),
-        ),
+        (origin, as_path(), host_v4(), any::<Option<u32>>(), any::<Option<u32>>(), any::<bool>()),
         (
             prop::option::of((asn(), any::<u32>().prop_map(Ipv4Addr::from))),
             prop::collection::vec(any::<u32>(), 0..8),
             prop::collection::vec(any::<[u8; 8]>(), 0..4),
-            prop::collection::vec(
-                any::<(u32, u32, u32)>().prop_map(|(a, b, c)| LargeCommunity::new(a, b, c)),
-                0..4,
-            ),
+            prop::collection::vec(any::<(u32, u32, u32)>().prop_map(|(a, b, c)| LargeCommunity::new(a, b, c)), 0..4),
             unknown_attributes(),
         ),
     )
-        .prop_map(
-            move |(
-                (origin, as_path, nh, med, local_pref, atomic),
-                (aggregator, c, ext, large, unknown),
-            )| {
-                PathAttributes {
-                    // Announcements need the well-known mandatory attributes or they are withdrawn.
-                    origin: announce.then_some(origin),
-                    as_path: announce.then_some(as_path),
-                    next_hop: announce.then_some(nh),
-                    med,
-                    local_pref,
-                    atomic_aggregate: atomic,
-                    aggregator,
-                    communities: c,
-                    extended_communities: ext,
-                    large_communities: large,
-                    unknown,
-                }
-            },
-        )
+        .prop_map(move |((origin, as_path, nh, med, local_pref, atomic), (aggregator, c, ext, large, unknown))| {
+            PathAttributes {
+                // Announcements need the well-known mandatory attributes or they are withdrawn.
+                origin: announce.then_some(origin),
+                as_path: announce.then_some(as_path),
+                next_hop: announce.then_some(nh),
+                med,
+                local_pref,
+                atomic_aggregate: atomic,
+                aggregator,
+                communities: c,
+                extended_communities: ext,
+                large_communities: large,
+                unknown,
+            }
+        })
 }
 
 fn mp_reach() -> impl Strategy<Value = MpReach> {
-    let v6 = (
-        any::<u128>(),
-        prop::option::of(any::<u128>()),
-        prop::collection::vec(v6_prefix(), 0..20),
-    )
-        .prop_map(|(nh, ll, nlri)| MpReach {
+    let v6 = (any::<u128>(), prop::option::of(any::<u128>()), prop::collection::vec(v6_prefix(), 0..20)).prop_map(
+        |(nh, ll, nlri)| MpReach {
             family: Family::IPV6_UNICAST,
             next_hop: IpAddr::V6(nh.into()),
             link_local_next_hop: ll.map(Ipv6Addr::from),
             nlri: nlri.into_iter().map(IpNet::V6).collect(),
-        });
+        },
+    );
     // IPv4 NLRI with an IPv4 next hop, or an IPv6 one (RFC 8950).
     let v4 = (
-        prop_oneof![
-            any::<u32>().prop_map(|a| IpAddr::V4(a.into())),
-            any::<u128>().prop_map(|a| IpAddr::V6(a.into()))
-        ],
+        prop_oneof![any::<u32>().prop_map(|a| IpAddr::V4(a.into())), any::<u128>().prop_map(|a| IpAddr::V6(a.into()))],
         prop::collection::vec(v4_prefix(), 0..20),
     )
         .prop_map(|(next_hop, nlri)| MpReach {
@@ -162,84 +129,55 @@ fn update() -> impl Strategy<Value = Update> {
         prop::option::of(mp_reach()),
         prop::option::of(mp_unreach()),
     )
-        .prop_map(
-            |(withdrawn, attributes, nlri, mp_reach, mp_unreach)| Update {
-                withdrawn,
-                attributes,
-                nlri,
-                mp_reach,
-                mp_unreach,
-                treat_as_withdraw: None,
-            },
-        );
-    let withdraw = (
-        prop::collection::vec(v4_prefix(), 0..200),
-        attributes(false),
-        prop::option::of(mp_unreach()),
-    )
-        .prop_map(|(withdrawn, attributes, mp_unreach)| Update {
+        .prop_map(|(withdrawn, attributes, nlri, mp_reach, mp_unreach)| Update {
             withdrawn,
             attributes,
+            nlri,
+            mp_reach,
             mp_unreach,
-            ..Update::default()
+            treat_as_withdraw: None,
         });
+    let withdraw =
+        (prop::collection::vec(v4_prefix(), 0..200), attributes(false), prop::option::of(mp_unreach())).prop_map(
+            |(withdrawn, attributes, mp_unreach)| Update { withdrawn, attributes, mp_unreach, ..Update::default() },
+        );
     prop_oneof![announce, withdraw]
 }
 
 fn capability() -> impl Strategy<Value = Capability> {
     let unknown_code = any::<u8>().prop_filter("known", |c| ![1, 2, 6, 65].contains(c));
     prop_oneof![
-        (any::<u16>(), any::<u8>())
-            .prop_map(|(afi, safi)| Capability::Multiprotocol(Family::new(afi, safi))),
+        (any::<u16>(), any::<u8>()).prop_map(|(afi, safi)| Capability::Multiprotocol(Family::new(afi, safi))),
         Just(Capability::RouteRefresh),
         Just(Capability::ExtendedMessage),
         any::<u32>().prop_map(Capability::FourOctetAs),
-        (unknown_code, prop::collection::vec(any::<u8>(), 0..60)).prop_map(|(code, v)| {
-            Capability::Unknown {
-                code,
-                value: Bytes::from(v),
-            }
-        }),
+        (unknown_code, prop::collection::vec(any::<u8>(), 0..60))
+            .prop_map(|(code, v)| { Capability::Unknown { code, value: Bytes::from(v) } }),
     ]
 }
 
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        (
-            any::<u8>(),
-            any::<u16>(),
-            any::<u16>(),
-            any::<u32>(),
-            prop::collection::vec(capability(), 0..30)
-        )
-            .prop_map(
-                |(version, my_as, hold_time, id, capabilities)| Message::Open(Open {
-                    version,
-                    my_as,
-                    hold_time,
-                    bgp_id: Ipv4Addr::from(id),
-                    capabilities
-                })
-            ),
+        (any::<u8>(), any::<u16>(), any::<u16>(), any::<u32>(), prop::collection::vec(capability(), 0..30)).prop_map(
+            |(version, my_as, hold_time, id, capabilities)| Message::Open(Open {
+                version,
+                my_as,
+                hold_time,
+                bgp_id: Ipv4Addr::from(id),
+                capabilities
+            })
+        ),
         update().prop_map(Message::Update),
-        (
-            any::<u8>(),
-            any::<u8>(),
-            prop::collection::vec(any::<u8>(), 0..100)
-        )
+        (any::<u8>(), any::<u8>(), prop::collection::vec(any::<u8>(), 0..100))
             .prop_map(|(c, s, d)| Message::Notification(Notification::new(c, s, d))),
         Just(Message::Keepalive),
-        (any::<u16>(), any::<u8>()).prop_map(|(afi, safi)| Message::RouteRefresh(
-            RouteRefresh::new(Family::new(afi, safi))
-        )),
+        (any::<u16>(), any::<u8>())
+            .prop_map(|(afi, safi)| Message::RouteRefresh(RouteRefresh::new(Family::new(afi, safi)))),
     ]
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(512)
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
 }
 
 fn decode_all(bytes: &[u8], params: CodecParams) -> Vec<Result<Message, String>> {
@@ -342,10 +280,7 @@ proptest! {
 /// The largest AS_PATH segment is 255 ASes; a longer sequence is split and decodes as several.
 #[test]
 fn long_sequences_split_on_the_wire() {
-    let attrs = PathAttributes {
-        as_path: Some(AsPath::sequence((0..600).collect())),
-        ..Default::default()
-    };
+    let attrs = PathAttributes { as_path: Some(AsPath::sequence((0..600).collect())), ..Default::default() };
     let mut buf = Vec::new();
     let p = CodecParams::negotiated(true, false);
     attrs.encode(&p, &mut buf).unwrap();

@@ -142,9 +142,7 @@ impl AsPath {
         if asns.is_empty() {
             return AsPath::default();
         }
-        AsPath {
-            segments: vec![AsSegment::Sequence(asns)],
-        }
+        AsPath { segments: vec![AsSegment::Sequence(asns)] }
     }
 
     /// Path length for route selection (RFC 4271 §9.1.2.2): every AS of a sequence counts, an
@@ -166,11 +164,9 @@ impl AsPath {
         }
         match self.segments.first_mut() {
             Some(AsSegment::Sequence(seq)) => {
-                seq.splice(0..0, std::iter::repeat(asn).take(count));
+                seq.splice(0..0, std::iter::repeat_n(asn, count));
             }
-            _ => self
-                .segments
-                .insert(0, AsSegment::Sequence(vec![asn; count])),
+            _ => self.segments.insert(0, AsSegment::Sequence(vec![asn; count])),
         }
     }
 
@@ -384,9 +380,7 @@ pub fn parse_community(s: &str) -> Result<u32, String> {
     let s = s.trim();
     if let Some((hi, lo)) = s.split_once(':') {
         let half = |p: &str| {
-            p.trim()
-                .parse::<u16>()
-                .map_err(|_| format!("invalid community {s:?}: {p:?} is not a number in 0..=65535"))
+            p.trim().parse::<u16>().map_err(|_| format!("invalid community {s:?}: {p:?} is not a number in 0..=65535"))
         };
         return Ok((half(hi)? as u32) << 16 | half(lo)? as u32);
     }
@@ -394,8 +388,7 @@ pub fn parse_community(s: &str) -> Result<u32, String> {
     if let Some((_, v)) = WELL_KNOWN_COMMUNITIES.iter().find(|(n, _)| *n == name) {
         return Ok(*v);
     }
-    s.parse::<u32>()
-        .map_err(|_| format!("invalid community {s:?}: expected ASN:VALUE or a well-known name"))
+    s.parse::<u32>().map_err(|_| format!("invalid community {s:?}: expected ASN:VALUE or a well-known name"))
 }
 
 /// `65000:46`, or the well-known name (`no-export`).
@@ -408,11 +401,7 @@ pub fn community_to_string(c: u32) -> String {
 
 impl LargeCommunity {
     pub const fn new(global: u32, local1: u32, local2: u32) -> LargeCommunity {
-        LargeCommunity {
-            global,
-            local1,
-            local2,
-        }
+        LargeCommunity { global, local1, local2 }
     }
 }
 
@@ -424,11 +413,9 @@ impl FromStr for LargeCommunity {
         let bad = || format!("invalid large community {s:?}: expected A:B:C with 32-bit numbers");
         let mut parts = s.trim().split(':').map(|p| p.trim().parse::<u32>());
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(Ok(global)), Some(Ok(local1)), Some(Ok(local2)), None) => Ok(LargeCommunity {
-                global,
-                local1,
-                local2,
-            }),
+            (Some(Ok(global)), Some(Ok(local1)), Some(Ok(local2)), None) => {
+                Ok(LargeCommunity { global, local1, local2 })
+            }
             _ => Err(bad()),
         }
     }
@@ -510,14 +497,8 @@ pub(crate) fn header_len(value_len: usize) -> usize {
     }
 }
 
-pub(crate) fn put_header(
-    flags: u8,
-    code: u8,
-    value_len: usize,
-    buf: &mut impl BufMut,
-) -> Result<(), EncodeError> {
-    let len = u16::try_from(value_len)
-        .map_err(|_| EncodeError::Invalid("attribute value longer than 65535 octets"))?;
+pub(crate) fn put_header(flags: u8, code: u8, value_len: usize, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+    let len = u16::try_from(value_len).map_err(|_| EncodeError::Invalid("attribute value longer than 65535 octets"))?;
     let flags = flags & !EXTENDED_LENGTH & 0xF0;
     if len > 255 {
         buf.put_u8(flags | EXTENDED_LENGTH);
@@ -579,12 +560,9 @@ impl PathAttributes {
                 *slot = i as u16 + 1;
             }
         }
-        let needs_as4_path =
-            !params.four_octet_as && self.as_path.as_ref().is_some_and(AsPath::has_4_octet_asn);
-        let needs_as4_aggregator = !params.four_octet_as
-            && self
-                .aggregator
-                .is_some_and(|(asn, _)| asn > u16::MAX as u32);
+        let needs_as4_path = !params.four_octet_as && self.as_path.as_ref().is_some_and(AsPath::has_4_octet_asn);
+        let needs_as4_aggregator =
+            !params.four_octet_as && self.aggregator.is_some_and(|(asn, _)| asn > u16::MAX as u32);
         for code in 0..=255u8 {
             match code {
                 ORIGIN => {
@@ -619,26 +597,14 @@ impl PathAttributes {
                 }
                 AGGREGATOR => {
                     if let Some((asn, addr)) = self.aggregator {
-                        f(
-                            OPTIONAL_TRANSITIVE,
-                            code,
-                            Value::Aggregator(asn, addr, width),
-                        );
+                        f(OPTIONAL_TRANSITIVE, code, Value::Aggregator(asn, addr, width));
                     }
                 }
                 COMMUNITIES if !self.communities.is_empty() => {
-                    f(
-                        OPTIONAL_TRANSITIVE,
-                        code,
-                        Value::Communities(&self.communities),
-                    );
+                    f(OPTIONAL_TRANSITIVE, code, Value::Communities(&self.communities));
                 }
                 EXTENDED_COMMUNITIES if !self.extended_communities.is_empty() => {
-                    f(
-                        OPTIONAL_TRANSITIVE,
-                        code,
-                        Value::Extended(&self.extended_communities),
-                    );
+                    f(OPTIONAL_TRANSITIVE, code, Value::Extended(&self.extended_communities));
                 }
                 AS4_PATH if needs_as4_path => {
                     if let Some(p) = &self.as_path {
@@ -651,16 +617,10 @@ impl PathAttributes {
                     }
                 }
                 LARGE_COMMUNITIES if !self.large_communities.is_empty() => {
-                    f(
-                        OPTIONAL_TRANSITIVE,
-                        code,
-                        Value::Large(&self.large_communities),
-                    );
+                    f(OPTIONAL_TRANSITIVE, code, Value::Large(&self.large_communities));
                 }
                 _ => {
-                    if let Some(raw) = unknown[code as usize]
-                        .checked_sub(1)
-                        .and_then(|i| self.unknown.get(i as usize))
+                    if let Some(raw) = unknown[code as usize].checked_sub(1).and_then(|i| self.unknown.get(i as usize))
                     {
                         f(raw_flags(raw.flags), code, Value::Raw(&raw.value));
                     }
@@ -705,12 +665,7 @@ impl MpReach {
 
     /// Octets of the attribute value (AFI, SAFI, next hop, reserved, NLRI).
     pub fn value_len(&self) -> usize {
-        5 + self.next_hop_len()
-            + self
-                .nlri
-                .iter()
-                .map(nlri::prefix_encoded_len)
-                .sum::<usize>()
+        5 + self.next_hop_len() + self.nlri.iter().map(nlri::prefix_encoded_len).sum::<usize>()
     }
 
     /// Octets of the whole attribute, header included.
@@ -722,21 +677,12 @@ impl MpReach {
     pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
         check_family(self.family, &self.nlri)?;
         if self.family == Family::IPV6_UNICAST && self.next_hop.is_ipv4() {
-            return Err(EncodeError::Invalid(
-                "IPv6 unicast MP_REACH_NLRI with an IPv4 next hop",
-            ));
+            return Err(EncodeError::Invalid("IPv6 unicast MP_REACH_NLRI with an IPv4 next hop"));
         }
         if self.next_hop.is_ipv4() && self.link_local_next_hop.is_some() {
-            return Err(EncodeError::Invalid(
-                "link-local next hop beside an IPv4 next hop",
-            ));
+            return Err(EncodeError::Invalid("link-local next hop beside an IPv4 next hop"));
         }
-        put_header(
-            OPTIONAL_NON_TRANSITIVE,
-            type_code::MP_REACH_NLRI,
-            self.value_len(),
-            buf,
-        )?;
+        put_header(OPTIONAL_NON_TRANSITIVE, type_code::MP_REACH_NLRI, self.value_len(), buf)?;
         buf.put_u16(self.family.afi);
         buf.put_u8(self.family.safi);
         buf.put_u8(self.next_hop_len() as u8);
@@ -755,11 +701,7 @@ impl MpReach {
 
 impl MpUnreach {
     pub fn value_len(&self) -> usize {
-        3 + self
-            .withdrawn
-            .iter()
-            .map(nlri::prefix_encoded_len)
-            .sum::<usize>()
+        3 + self.withdrawn.iter().map(nlri::prefix_encoded_len).sum::<usize>()
     }
 
     pub fn encoded_len(&self) -> usize {
@@ -769,12 +711,7 @@ impl MpUnreach {
 
     pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
         check_family(self.family, &self.withdrawn)?;
-        put_header(
-            OPTIONAL_NON_TRANSITIVE,
-            type_code::MP_UNREACH_NLRI,
-            self.value_len(),
-            buf,
-        )?;
+        put_header(OPTIONAL_NON_TRANSITIVE, type_code::MP_UNREACH_NLRI, self.value_len(), buf)?;
         buf.put_u16(self.family.afi);
         buf.put_u8(self.family.safi);
         self.withdrawn.iter().for_each(|p| nlri::encode(p, buf));
@@ -791,9 +728,7 @@ fn check_family(family: Family, prefixes: &[IpNet]) -> Result<(), EncodeError> {
     if ok {
         Ok(())
     } else {
-        Err(EncodeError::Invalid(
-            "prefix of another address family in MP_REACH/MP_UNREACH",
-        ))
+        Err(EncodeError::Invalid("prefix of another address family in MP_REACH/MP_UNREACH"))
     }
 }
 
@@ -807,22 +742,13 @@ pub(crate) struct ErrorReport {
 }
 
 impl ErrorReport {
-    pub fn record(
-        &mut self,
-        subcode: u8,
-        data: &[u8],
-        action: ErrorAction,
-    ) -> Result<(), UpdateError> {
+    pub fn record(&mut self, subcode: u8, data: &[u8], action: ErrorAction) -> Result<(), UpdateError> {
         let err = UpdateError::new(subcode, Bytes::copy_from_slice(data), action);
         if action == ErrorAction::SessionReset {
             return Err(err);
         }
         // Keep the first error of the strongest kind: it is the one RFC 4271 would have sent.
-        if self
-            .worst
-            .as_ref()
-            .map_or(true, |w| action.severity() > w.action.severity())
-        {
+        if self.worst.as_ref().is_none_or(|w| action.severity() > w.action.severity()) {
             self.worst = Some(err);
         }
         Ok(())
@@ -858,11 +784,10 @@ fn expected_flags(code: u8) -> Option<u8> {
     use type_code::*;
     Some(match code {
         ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => WELL_KNOWN,
-        MULTI_EXIT_DISC | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI => {
-            OPTIONAL_NON_TRANSITIVE
+        MULTI_EXIT_DISC | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI => OPTIONAL_NON_TRANSITIVE,
+        AGGREGATOR | COMMUNITIES | EXTENDED_COMMUNITIES | AS4_PATH | AS4_AGGREGATOR | LARGE_COMMUNITIES => {
+            OPTIONAL_TRANSITIVE
         }
-        AGGREGATOR | COMMUNITIES | EXTENDED_COMMUNITIES | AS4_PATH | AS4_AGGREGATOR
-        | LARGE_COMMUNITIES => OPTIONAL_TRANSITIVE,
         _ => return None,
     })
 }
@@ -902,38 +827,21 @@ pub(crate) fn decode_attributes(
     has_v4_nlri: bool,
     report: &mut ErrorReport,
 ) -> Result<DecodedAttributes, UpdateError> {
-    let mut d = Decoder {
-        params,
-        has_v4_nlri,
-        out: DecodedAttributes::default(),
-        as4_path: None,
-        as4_aggregator: None,
-    };
+    let mut d =
+        Decoder { params, has_v4_nlri, out: DecodedAttributes::default(), as4_path: None, as4_aggregator: None };
     while !block.is_empty() {
         // RFC 7606 §4: a header or value running past the block is treat-as-withdraw; the
         // Total Path Attribute Length still locates the NLRI, so the rest of the UPDATE is read.
         let ext = block[0] & EXTENDED_LENGTH != 0;
         let hdr = if ext { 4 } else { 3 };
         if block.len() < hdr {
-            report.record(
-                sub::MALFORMED_ATTRIBUTE_LIST,
-                &[],
-                ErrorAction::TreatAsWithdraw,
-            )?;
+            report.record(sub::MALFORMED_ATTRIBUTE_LIST, &[], ErrorAction::TreatAsWithdraw)?;
             break;
         }
         let (flag_bits, code) = (block[0], block[1]);
-        let len = if ext {
-            u16::from_be_bytes([block[2], block[3]]) as usize
-        } else {
-            block[2] as usize
-        };
+        let len = if ext { u16::from_be_bytes([block[2], block[3]]) as usize } else { block[2] as usize };
         if block.len() < hdr + len {
-            report.record(
-                sub::ATTRIBUTE_LENGTH_ERROR,
-                block,
-                ErrorAction::TreatAsWithdraw,
-            )?;
+            report.record(sub::ATTRIBUTE_LENGTH_ERROR, block, ErrorAction::TreatAsWithdraw)?;
             break;
         }
         let (raw, rest) = block.split_at(hdr + len);
@@ -958,11 +866,7 @@ impl Decoder<'_> {
         let is_mp = code == MP_REACH_NLRI || code == MP_UNREACH_NLRI;
         if self.out.present.contains(code) {
             // RFC 7606 §3(g): later copies are discarded, except of the attributes carrying NLRI.
-            let action = if is_mp {
-                SessionReset
-            } else {
-                AttributeDiscard
-            };
+            let action = if is_mp { SessionReset } else { AttributeDiscard };
             return report.record(sub::MALFORMED_ATTRIBUTE_LIST, &[], action);
         }
         self.out.present.insert(code);
@@ -973,11 +877,7 @@ impl Decoder<'_> {
         // RFC 4760 §3: without IPv4 prefixes in the NLRI field the NEXT_HOP is ignored, so a
         // fault in it can cost that attribute at most, never the MP_REACH_NLRI routes.
         let ignored = code == NEXT_HOP && !self.has_v4_nlri;
-        let withdraw = if ignored {
-            AttributeDiscard
-        } else {
-            TreatAsWithdraw
-        };
+        let withdraw = if ignored { AttributeDiscard } else { TreatAsWithdraw };
         if let Some(expected) = expected_flags(code) {
             if flag_bits & OPTIONAL_TRANSITIVE != expected {
                 report.record(sub::ATTRIBUTE_FLAGS_ERROR, raw, withdraw)?;
@@ -1017,16 +917,10 @@ impl Decoder<'_> {
             // Whether LOCAL_PREF from an eBGP peer must be ignored (RFC 7606 §7.5) is the
             // session's call: the codec does not know the peer's AS.
             LOCAL_PREF => attrs.local_pref = Some(be_u32(value)),
-            ATOMIC_AGGREGATE if len != 0 => {
-                report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, AttributeDiscard)?
-            }
+            ATOMIC_AGGREGATE if len != 0 => report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, AttributeDiscard)?,
             ATOMIC_AGGREGATE => attrs.atomic_aggregate = true,
-            AGGREGATOR if len != width + 4 => {
-                report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, AttributeDiscard)?
-            }
-            AGGREGATOR => {
-                attrs.aggregator = Some((be_u32(&value[..width]), ipv4_at(&value[width..])))
-            }
+            AGGREGATOR if len != width + 4 => report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, AttributeDiscard)?,
+            AGGREGATOR => attrs.aggregator = Some((be_u32(&value[..width]), ipv4_at(&value[width..]))),
             COMMUNITIES | CLUSTER_LIST if len == 0 || len % 4 != 0 => {
                 report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, TreatAsWithdraw)?
             }
@@ -1047,31 +941,23 @@ impl Decoder<'_> {
                 report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, TreatAsWithdraw)?
             }
             EXTENDED_COMMUNITIES => {
-                attrs.extended_communities = value
-                    .chunks_exact(8)
-                    .map(|c| <[u8; 8]>::try_from(c).unwrap_or_default())
-                    .collect()
+                attrs.extended_communities =
+                    value.chunks_exact(8).map(|c| <[u8; 8]>::try_from(c).unwrap_or_default()).collect()
             }
             // RFC 6793 §6: a malformed AS4_PATH / AS4_AGGREGATOR is discarded, never fatal.
             AS4_PATH => match AsPath::decode(value, 4) {
                 Ok(path) => self.as4_path = Some(path),
                 Err(()) => report.record(sub::OPTIONAL_ATTRIBUTE_ERROR, raw, AttributeDiscard)?,
             },
-            AS4_AGGREGATOR if len != 8 => {
-                report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, AttributeDiscard)?
-            }
-            AS4_AGGREGATOR => {
-                self.as4_aggregator = Some((be_u32(&value[..4]), ipv4_at(&value[4..])))
-            }
+            AS4_AGGREGATOR if len != 8 => report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, AttributeDiscard)?,
+            AS4_AGGREGATOR => self.as4_aggregator = Some((be_u32(&value[..4]), ipv4_at(&value[4..]))),
             LARGE_COMMUNITIES if len == 0 || len % 12 != 0 => {
                 report.record(sub::ATTRIBUTE_LENGTH_ERROR, raw, TreatAsWithdraw)?
             }
             LARGE_COMMUNITIES => {
                 attrs.large_communities = value
                     .chunks_exact(12)
-                    .map(|c| {
-                        LargeCommunity::new(be_u32(&c[..4]), be_u32(&c[4..8]), be_u32(&c[8..]))
-                    })
+                    .map(|c| LargeCommunity::new(be_u32(&c[..4]), be_u32(&c[4..8]), be_u32(&c[8..])))
                     .collect()
             }
             // An unknown well-known attribute: RFC 4271 sends 3/2. RFC 7606 does not revise that
@@ -1151,12 +1037,7 @@ fn decode_mp_reach(value: &[u8]) -> Option<MpReach> {
         _ => return None,
     };
     let nlri = nlri::decode(family, nlri_bytes).ok()?;
-    Some(MpReach {
-        family,
-        next_hop,
-        link_local_next_hop,
-        nlri,
-    })
+    Some(MpReach { family, next_hop, link_local_next_hop, nlri })
 }
 
 fn decode_mp_unreach(value: &[u8]) -> Option<MpUnreach> {
@@ -1165,11 +1046,7 @@ fn decode_mp_unreach(value: &[u8]) -> Option<MpUnreach> {
         _ => return None,
     };
     let family = Family::new(afi, safi);
-    let withdrawn = if family.is_supported() {
-        nlri::decode(family, rest).ok()?
-    } else {
-        Vec::new()
-    };
+    let withdrawn = if family.is_supported() { nlri::decode(family, rest).ok()? } else { Vec::new() };
     Some(MpUnreach { family, withdrawn })
 }
 
@@ -1177,23 +1054,13 @@ fn decode_mp_unreach(value: &[u8]) -> Option<MpUnreach> {
 mod tests {
     use super::*;
 
-    const P4: CodecParams = CodecParams {
-        four_octet_as: true,
-        max_message_len: 4096,
-    };
-    const P2: CodecParams = CodecParams {
-        four_octet_as: false,
-        max_message_len: 4096,
-    };
+    const P4: CodecParams = CodecParams { four_octet_as: true, max_message_len: 4096 };
+    const P2: CodecParams = CodecParams { four_octet_as: false, max_message_len: 4096 };
 
     fn enc(a: &PathAttributes, p: &CodecParams) -> Vec<u8> {
         let mut b = Vec::new();
         a.encode(p, &mut b).unwrap();
-        assert_eq!(
-            b.len(),
-            a.encoded_len(p),
-            "encoded_len disagrees with encode"
-        );
+        assert_eq!(b.len(), a.encoded_len(p), "encoded_len disagrees with encode");
         b
     }
 
@@ -1224,9 +1091,7 @@ mod tests {
         let mut p = AsPath::sequence(vec![65001]);
         p.prepend(65000, 3);
         assert_eq!(p, AsPath::sequence(vec![65000, 65000, 65000, 65001]));
-        let mut p = AsPath {
-            segments: vec![AsSegment::Set(vec![1, 2])],
-        };
+        let mut p = AsPath { segments: vec![AsSegment::Set(vec![1, 2])] };
         p.prepend(65000, 1);
         assert_eq!(p.segments[0], AsSegment::Sequence(vec![65000]));
         let mut p = AsPath::default();
@@ -1241,10 +1106,7 @@ mod tests {
         assert_eq!(parse_community("65535:65535"), Ok(u32::MAX));
         assert_eq!(parse_community("no-export"), Ok(community::NO_EXPORT));
         assert_eq!(parse_community("NO_EXPORT"), Ok(community::NO_EXPORT));
-        assert_eq!(
-            parse_community("local-as"),
-            Ok(community::NO_EXPORT_SUBCONFED)
-        );
+        assert_eq!(parse_community("local-as"), Ok(community::NO_EXPORT_SUBCONFED));
         assert_eq!(parse_community("graceful-shutdown"), Ok(0xFFFF_0000));
         assert_eq!(parse_community("blackhole"), Ok(0xFFFF_029A));
         assert_eq!(parse_community("4260233262"), Ok(4_260_233_262)); // GoBGP's 65006:46
@@ -1269,10 +1131,7 @@ mod tests {
         assert!(parse_community("").is_err());
         assert_eq!(community_to_string(0xFDE8_002E), "65000:46");
         assert_eq!(community_to_string(community::NO_EXPORT), "no-export");
-        assert_eq!(
-            community_to_string(community::NO_EXPORT_SUBCONFED),
-            "no-export-subconfed"
-        );
+        assert_eq!(community_to_string(community::NO_EXPORT_SUBCONFED), "no-export-subconfed");
     }
 
     #[test]
@@ -1297,11 +1156,7 @@ mod tests {
             communities: vec![0xFDEE_002E],
             extended_communities: vec![[0, 2, 0xfd, 0xee, 0, 0, 0, 1]],
             large_communities: vec![LargeCommunity::new(65006, 1, 2)],
-            unknown: vec![RawAttribute {
-                flags: 0xe0,
-                type_code: 35,
-                value: Bytes::from_static(&[0, 0, 0xfd, 0xee]),
-            }],
+            unknown: vec![RawAttribute { flags: 0xe0, type_code: 35, value: Bytes::from_static(&[0, 0, 0xfd, 0xee]) }],
         }
     }
 
@@ -1349,18 +1204,13 @@ mod tests {
 
     #[test]
     fn no_as4_path_when_every_asn_fits_two_octets() {
-        let a = PathAttributes {
-            as_path: Some(AsPath::sequence(vec![65006, 65001])),
-            ..Default::default()
-        };
+        let a = PathAttributes { as_path: Some(AsPath::sequence(vec![65006, 65001])), ..Default::default() };
         assert_eq!(enc(&a, &P2), [0x40, 2, 6, 2, 2, 0xfd, 0xee, 0xfd, 0xe9]);
     }
 
     #[test]
     fn as4_path_from_a_new_speaker_is_discarded() {
-        let block = [
-            0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xee, 0xc0, 17, 6, 2, 1, 0, 0, 0, 1,
-        ];
+        let block = [0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xee, 0xc0, 17, 6, 2, 1, 0, 0, 0, 1];
         let (a, err) = dec(&block, &P4);
         assert_eq!(a.as_path, Some(AsPath::sequence(vec![65006])));
         assert_eq!(err, None);
@@ -1370,25 +1220,13 @@ mod tests {
     fn as4_merge_keeps_leading_old_speaker_ases() {
         // AS_PATH 65001 65002 AS_TRANS {1 2}, AS4_PATH 4200000013 {1 2}: the two leading ASes
         // were added by OLD speakers after the AS4_PATH was built.
-        let as_path = AsPath {
-            segments: vec![
-                AsSegment::Sequence(vec![65001, 65002, 23456]),
-                AsSegment::Set(vec![1, 2]),
-            ],
-        };
-        let as4 = AsPath {
-            segments: vec![
-                AsSegment::Sequence(vec![4_200_000_013]),
-                AsSegment::Set(vec![1, 2]),
-            ],
-        };
+        let as_path =
+            AsPath { segments: vec![AsSegment::Sequence(vec![65001, 65002, 23456]), AsSegment::Set(vec![1, 2])] };
+        let as4 = AsPath { segments: vec![AsSegment::Sequence(vec![4_200_000_013]), AsSegment::Set(vec![1, 2])] };
         assert_eq!(
             as_path.merge_as4(as4),
             AsPath {
-                segments: vec![
-                    AsSegment::Sequence(vec![65001, 65002, 4_200_000_013]),
-                    AsSegment::Set(vec![1, 2])
-                ]
+                segments: vec![AsSegment::Sequence(vec![65001, 65002, 4_200_000_013]), AsSegment::Set(vec![1, 2])]
             }
         );
         // An AS4_PATH longer than the AS_PATH is ignored.
@@ -1413,38 +1251,23 @@ mod tests {
 
     #[test]
     fn extended_length_only_above_255_octets() {
-        let a = PathAttributes {
-            communities: (0..63).collect(),
-            ..Default::default()
-        };
+        let a = PathAttributes { communities: (0..63).collect(), ..Default::default() };
         assert_eq!(&enc(&a, &P4)[..3], &[0xc0, 8, 252]);
-        let a = PathAttributes {
-            communities: (0..64).collect(),
-            ..Default::default()
-        };
+        let a = PathAttributes { communities: (0..64).collect(), ..Default::default() };
         assert_eq!(&enc(&a, &P4)[..4], &[0xd0, 8, 1, 0]);
         assert_eq!(dec(&enc(&a, &P4), &P4).0, a);
     }
 
     #[test]
     fn long_as_path_segments_are_split_at_255() {
-        let a = PathAttributes {
-            as_path: Some(AsPath::sequence((1..=300).collect())),
-            ..Default::default()
-        };
+        let a = PathAttributes { as_path: Some(AsPath::sequence((1..=300).collect())), ..Default::default() };
         let b = enc(&a, &P4);
-        assert_eq!(
-            &b[..4],
-            &[0x50, 2, (1204u16 >> 8) as u8, (1204 & 0xff) as u8]
-        );
+        assert_eq!(&b[..4], &[0x50, 2, (1204u16 >> 8) as u8, (1204 & 0xff) as u8]);
         assert_eq!(&b[4..6], &[2, 255]);
         assert_eq!(&b[4 + 2 + 255 * 4..4 + 2 + 255 * 4 + 2], &[2, 45]);
         let back = dec(&b, &P4).0.as_path.unwrap();
         assert_eq!(back.len(), 300);
-        assert_eq!(
-            back.asns().collect::<Vec<_>>(),
-            (1..=300).collect::<Vec<_>>()
-        );
+        assert_eq!(back.asns().collect::<Vec<_>>(), (1..=300).collect::<Vec<_>>());
     }
 
     #[test]
@@ -1452,52 +1275,22 @@ mod tests {
         let a = PathAttributes {
             origin: Some(Origin::Incomplete),
             unknown: vec![
-                RawAttribute {
-                    flags: 0xc0,
-                    type_code: 40,
-                    value: Bytes::from_static(&[1]),
-                },
-                RawAttribute {
-                    flags: 0xc0,
-                    type_code: 2,
-                    value: Bytes::from_static(&[9]),
-                }, // modeled: skipped
-                RawAttribute {
-                    flags: 0xd0,
-                    type_code: 20,
-                    value: Bytes::from_static(&[2]),
-                },
-                RawAttribute {
-                    flags: 0xc0,
-                    type_code: 40,
-                    value: Bytes::from_static(&[3]),
-                }, // duplicate
-                RawAttribute {
-                    flags: 0x4f,
-                    type_code: 41,
-                    value: Bytes::from_static(&[]),
-                },
+                RawAttribute { flags: 0xc0, type_code: 40, value: Bytes::from_static(&[1]) },
+                RawAttribute { flags: 0xc0, type_code: 2, value: Bytes::from_static(&[9]) }, // modeled: skipped
+                RawAttribute { flags: 0xd0, type_code: 20, value: Bytes::from_static(&[2]) },
+                RawAttribute { flags: 0xc0, type_code: 40, value: Bytes::from_static(&[3]) }, // duplicate
+                RawAttribute { flags: 0x4f, type_code: 41, value: Bytes::from_static(&[]) },
             ],
             ..Default::default()
         };
-        assert_eq!(
-            enc(&a, &P4),
-            [0x40, 1, 1, 2, 0xc0, 20, 1, 2, 0xc0, 40, 1, 1, 0x40, 41, 0]
-        );
+        assert_eq!(enc(&a, &P4), [0x40, 1, 1, 2, 0xc0, 20, 1, 2, 0xc0, 40, 1, 1, 0x40, 41, 0]);
     }
 
     #[test]
     fn received_unknown_transitive_gets_partial() {
         let (a, err) = dec(&[0xc0, 99, 2, 1, 2, 0x80, 98, 1, 0], &P4);
         assert_eq!(err, None);
-        assert_eq!(
-            a.unknown,
-            vec![RawAttribute {
-                flags: 0xe0,
-                type_code: 99,
-                value: Bytes::from_static(&[1, 2])
-            }]
-        );
+        assert_eq!(a.unknown, vec![RawAttribute { flags: 0xe0, type_code: 99, value: Bytes::from_static(&[1, 2]) }]);
     }
 
     #[test]
@@ -1515,10 +1308,7 @@ mod tests {
         for bad in [&[0x40, 3, 3, 10, 0, 0][..], &[0xc0, 3, 4, 10, 0, 0, 1][..]] {
             let mut report = ErrorReport::default();
             decode_attributes(bad, &P4, false, &mut report).unwrap();
-            assert_eq!(
-                report.worst.map(|e| e.action),
-                Some(ErrorAction::AttributeDiscard)
-            );
+            assert_eq!(report.worst.map(|e| e.action), Some(ErrorAction::AttributeDiscard));
         }
     }
 
@@ -1545,10 +1335,7 @@ mod tests {
         assert_eq!(r.family, Family::IPV4_UNICAST);
         assert!(r.next_hop.is_ipv6());
         // Unknown family: kept, NLRI skipped.
-        let r = decode_mp_reach(&[
-            0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1, 0, 88, 1, 2, 3,
-        ])
-        .unwrap();
+        let r = decode_mp_reach(&[0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1, 0, 88, 1, 2, 3]).unwrap();
         assert_eq!((r.family, r.nlri.len()), (Family::new(1, 128), 0));
         // Inconsistent next hop lengths, missing reserved octet.
         assert!(decode_mp_reach(&[0, 2, 1, 4, 10, 0, 0, 1, 0]).is_none());
@@ -1565,10 +1352,7 @@ mod tests {
             nlri: vec!["10.0.0.0/8".parse().unwrap()],
         };
         assert!(r.encode(&mut Vec::new()).is_err());
-        let u = MpUnreach {
-            family: Family::IPV4_UNICAST,
-            withdrawn: vec!["::/0".parse().unwrap()],
-        };
+        let u = MpUnreach { family: Family::IPV4_UNICAST, withdrawn: vec!["::/0".parse().unwrap()] };
         assert!(u.encode(&mut Vec::new()).is_err());
     }
 }

@@ -23,12 +23,7 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(initial: Duration, max: Duration, seed: u64) -> Backoff {
-        Backoff {
-            initial,
-            max,
-            failures: 0,
-            rng: SplitMix64::new(seed),
-        }
+        Backoff { initial, max, failures: 0, rng: SplitMix64::new(seed) }
     }
 
     /// Records one more consecutive failure and returns how long to wait before the next attempt.

@@ -101,10 +101,7 @@ impl Capability {
             // These carry no value; one sent anyway does not change what they announce.
             cap_code::ROUTE_REFRESH => Capability::RouteRefresh,
             cap_code::EXTENDED_MESSAGE => Capability::ExtendedMessage,
-            code => Capability::Unknown {
-                code,
-                value: Bytes::copy_from_slice(value),
-            },
+            code => Capability::Unknown { code, value: Bytes::copy_from_slice(value) },
         })
     }
 }
@@ -163,10 +160,7 @@ pub fn optional_parameters_len(caps: &[Capability]) -> usize {
 /// Appends the Optional Parameters Length and the capabilities, all in one parameter as BIRD and
 /// GoBGP send them (RFC 5492 §4 allows that or one parameter each). Only when they exceed what a
 /// classic parameter holds is the RFC 9072 extended format used.
-pub fn encode_optional_parameters(
-    caps: &[Capability],
-    buf: &mut impl BufMut,
-) -> Result<(), EncodeError> {
+pub fn encode_optional_parameters(caps: &[Capability], buf: &mut impl BufMut) -> Result<(), EncodeError> {
     let len = capabilities_len(caps);
     if caps.is_empty() {
         buf.put_u8(0);
@@ -202,9 +196,7 @@ pub fn decode_optional_parameters(data: &[u8]) -> Result<Vec<Capability>, Notifi
     let mut caps = Vec::new();
     if len == PARAM_EXTENDED_LENGTH && rest.first() == Some(&PARAM_EXTENDED_LENGTH) {
         let params = match rest {
-            [_, hi, lo, params @ ..] if params.len() == u16::from_be_bytes([*hi, *lo]) as usize => {
-                params
-            }
+            [_, hi, lo, params @ ..] if params.len() == u16::from_be_bytes([*hi, *lo]) as usize => params,
             _ => return Err(malformed()),
         };
         walk_params(params, 2, &mut caps)?;
@@ -218,11 +210,7 @@ pub fn decode_optional_parameters(data: &[u8]) -> Result<Vec<Capability>, Notifi
 }
 
 /// Walks parameters whose length field is `len_octets` long (1 classic, 2 under RFC 9072).
-fn walk_params(
-    mut params: &[u8],
-    len_octets: usize,
-    caps: &mut Vec<Capability>,
-) -> Result<(), Notification> {
+fn walk_params(mut params: &[u8], len_octets: usize, caps: &mut Vec<Capability>) -> Result<(), Notification> {
     while let Some((&ptype, rest)) = params.split_first() {
         let (len, rest) = match (len_octets, rest) {
             (1, [l, rest @ ..]) => (*l as usize, rest),
@@ -234,11 +222,7 @@ fn walk_params(
         }
         let (value, rest) = rest.split_at(len);
         if ptype != PARAM_CAPABILITIES {
-            return Err(Notification::new(
-                code::OPEN_MESSAGE,
-                open::UNSUPPORTED_OPTIONAL_PARAMETER,
-                Bytes::new(),
-            ));
+            return Err(Notification::new(code::OPEN_MESSAGE, open::UNSUPPORTED_OPTIONAL_PARAMETER, Bytes::new()));
         }
         decode_capabilities(value, caps)?;
         params = rest;
@@ -307,10 +291,7 @@ mod tests {
         ];
         assert_eq!(
             decode_optional_parameters(&data).unwrap(),
-            vec![
-                Capability::Multiprotocol(Family::IPV4_UNICAST),
-                Capability::FourOctetAs(65006)
-            ]
+            vec![Capability::Multiprotocol(Family::IPV4_UNICAST), Capability::FourOctetAs(65006)]
         );
     }
 
@@ -324,13 +305,7 @@ mod tests {
     fn unknown_capabilities_are_kept() {
         let data = [6, 2, 4, 64, 2, 0x00, 0x78]; // graceful restart, restart time 120
         let caps = decode_optional_parameters(&data).unwrap();
-        assert_eq!(
-            caps,
-            vec![Capability::Unknown {
-                code: 64,
-                value: Bytes::from_static(&[0, 0x78])
-            }]
-        );
+        assert_eq!(caps, vec![Capability::Unknown { code: 64, value: Bytes::from_static(&[0, 0x78]) }]);
         assert_eq!(caps[0].to_string(), "graceful-restart (code 64, 2 octets)");
         assert_eq!(enc(&caps), data);
     }
@@ -345,12 +320,12 @@ mod tests {
     fn malformed_parameters_are_open_unspecific() {
         for data in [
             &[][..],
-            &[5, 2, 3, 1, 4][..], // parameter shorter than declared
-            &[4, 2, 2, 1, 4][..], // capability longer than its parameter
+            &[5, 2, 3, 1, 4][..],                // parameter shorter than declared
+            &[4, 2, 2, 1, 4][..],                // capability longer than its parameter
             &[8, 2, 6, 1, 4, 0, 1, 0, 1, 0][..], // trailing octet after the parameters
-            &[6, 2, 4, 1, 2, 0, 1][..], // multiprotocol with a 2-octet value
-            &[6, 2, 4, 65, 2, 0, 1][..], // 4-octet AS with a 2-octet value
-            &[255, 255, 0, 9, 2, 0, 2][..], // RFC 9072 length disagreeing with the data
+            &[6, 2, 4, 1, 2, 0, 1][..],          // multiprotocol with a 2-octet value
+            &[6, 2, 4, 65, 2, 0, 1][..],         // 4-octet AS with a 2-octet value
+            &[255, 255, 0, 9, 2, 0, 2][..],      // RFC 9072 length disagreeing with the data
         ] {
             let err = decode_optional_parameters(data).unwrap_err();
             assert_eq!((err.code, err.subcode), (2, 0), "{data:?}");
@@ -362,10 +337,7 @@ mod tests {
         // Enough unknown capabilities to exceed 255 octets in all.
         let mut caps = standard();
         for code in 200..204 {
-            caps.push(Capability::Unknown {
-                code,
-                value: Bytes::from(vec![code; 100]),
-            });
+            caps.push(Capability::Unknown { code, value: Bytes::from(vec![code; 100]) });
         }
         let b = enc(&caps);
         assert_eq!(&b[..2], &[255, 255]);
@@ -378,10 +350,7 @@ mod tests {
     #[test]
     fn largest_classic_parameter() {
         // 253 octets of capabilities fill one classic parameter exactly; one more needs RFC 9072.
-        let cap = |n| Capability::Unknown {
-            code: 100,
-            value: Bytes::from(vec![7; n]),
-        };
+        let cap = |n| Capability::Unknown { code: 100, value: Bytes::from(vec![7; n]) };
         let b = enc(&[cap(251)]);
         assert_eq!(&b[..4], &[255, 2, 253, 100]);
         assert_eq!(b.len(), 256);
@@ -394,10 +363,7 @@ mod tests {
 
     #[test]
     fn overlong_capability_value_is_refused() {
-        let cap = Capability::Unknown {
-            code: 99,
-            value: Bytes::from(vec![0; 256]),
-        };
+        let cap = Capability::Unknown { code: 99, value: Bytes::from(vec![0; 256]) };
         assert!(encode_optional_parameters(&[cap], &mut Vec::new()).is_err());
     }
 }

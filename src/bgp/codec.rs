@@ -19,10 +19,7 @@ pub struct CodecParams {
 
 impl Default for CodecParams {
     fn default() -> Self {
-        CodecParams {
-            four_octet_as: false,
-            max_message_len: super::MAX_MESSAGE_LEN,
-        }
+        CodecParams { four_octet_as: false, max_message_len: super::MAX_MESSAGE_LEN }
     }
 }
 
@@ -32,11 +29,7 @@ impl CodecParams {
     pub fn negotiated(four_octet_as: bool, extended_message: bool) -> CodecParams {
         CodecParams {
             four_octet_as,
-            max_message_len: if extended_message {
-                MAX_EXTENDED_MESSAGE_LEN
-            } else {
-                MAX_MESSAGE_LEN
-            },
+            max_message_len: if extended_message { MAX_EXTENDED_MESSAGE_LEN } else { MAX_MESSAGE_LEN },
         }
     }
 }
@@ -89,11 +82,7 @@ impl BgpCodec {
 fn check_header(hdr: &[u8], params: &CodecParams) -> Result<(usize, u8), Notification> {
     let (marker, len_type) = hdr.split_at(16);
     if marker.iter().any(|b| *b != 0xff) {
-        return Err(Notification::new(
-            code::MESSAGE_HEADER,
-            header::CONNECTION_NOT_SYNCHRONIZED,
-            Bytes::new(),
-        ));
+        return Err(Notification::new(code::MESSAGE_HEADER, header::CONNECTION_NOT_SYNCHRONIZED, Bytes::new()));
     }
     let len = u16::from_be_bytes([len_type[0], len_type[1]]) as usize;
     let t = len_type[2];
@@ -164,12 +153,8 @@ mod tests {
     use crate::bgp::Family;
 
     fn two_messages() -> Vec<u8> {
-        let mut b = hex(include_str!(
-            "../../tests/fixtures/wire/rfc/update-ipv4.hex"
-        ));
-        b.extend(hex(include_str!(
-            "../../tests/fixtures/wire/rfc/keepalive.hex"
-        )));
+        let mut b = hex(include_str!("../../tests/fixtures/wire/rfc/update-ipv4.hex"));
+        b.extend(hex(include_str!("../../tests/fixtures/wire/rfc/keepalive.hex")));
         b
     }
 
@@ -196,10 +181,7 @@ mod tests {
     fn several_frames_in_one_read() {
         let mut codec = BgpCodec::with_params(P4);
         let mut buf = BytesMut::from(&two_messages()[..]);
-        assert!(matches!(
-            codec.decode(&mut buf).unwrap(),
-            Some(Message::Update(_))
-        ));
+        assert!(matches!(codec.decode(&mut buf).unwrap(), Some(Message::Update(_))));
         assert_eq!(codec.decode(&mut buf).unwrap(), Some(Message::Keepalive));
         assert_eq!(codec.decode(&mut buf).unwrap(), None);
     }
@@ -209,21 +191,12 @@ mod tests {
         let mut codec = BgpCodec::with_params(CodecParams::negotiated(true, true));
         let mut buf = BytesMut::from(&hex("ffffffffffffffffffffffffffffffff ffff 02")[..]);
         assert_eq!(codec.decode(&mut buf).unwrap(), None);
-        assert!(
-            buf.capacity() <= MAX_EXTENDED_MESSAGE_LEN + 64,
-            "capacity {}",
-            buf.capacity()
-        );
+        assert!(buf.capacity() <= MAX_EXTENDED_MESSAGE_LEN + 64, "capacity {}", buf.capacity());
     }
 
     fn big_update() -> Message {
-        let withdrawn = (0..2000u32)
-            .map(|i| ipnet::Ipv4Net::new((i << 8).into(), 24).unwrap())
-            .collect();
-        Message::Update(Update {
-            withdrawn,
-            ..Update::default()
-        })
+        let withdrawn = (0..2000u32).map(|i| ipnet::Ipv4Net::new((i << 8).into(), 24).unwrap()).collect();
+        Message::Update(Update { withdrawn, ..Update::default() })
     }
 
     #[test]
@@ -231,10 +204,7 @@ mod tests {
         let mut codec = BgpCodec::new();
         let mut buf = BytesMut::new();
         let err = codec.encode(big_update(), &mut buf).unwrap_err();
-        assert!(matches!(
-            err,
-            CodecError::Encode(EncodeError::TooLong { max: 4096, .. })
-        ));
+        assert!(matches!(err, CodecError::Encode(EncodeError::TooLong { max: 4096, .. })));
         assert!(buf.is_empty());
         codec.set_params(CodecParams::negotiated(false, true));
         assert_eq!(codec.params().max_message_len, 65535);
@@ -268,12 +238,7 @@ mod tests {
     #[test]
     fn encoder_round_trips_every_type() {
         let msgs = vec![
-            Message::Open(Open::new(
-                65010,
-                90,
-                "192.0.2.1".parse().unwrap(),
-                vec![Capability::RouteRefresh],
-            )),
+            Message::Open(Open::new(65010, 90, "192.0.2.1".parse().unwrap(), vec![Capability::RouteRefresh])),
             Message::Update(Update::end_of_rib(Family::IPV6_UNICAST)),
             Message::Notification(Notification::cease_shutdown("bye")),
             Message::Keepalive,
@@ -293,10 +258,7 @@ mod tests {
     #[test]
     fn codec_error_messages() {
         let e = CodecError::Notify(Notification::new(1, 2, vec![0, 18]));
-        assert_eq!(
-            e.to_string(),
-            "malformed message from peer: Message Header Error/Bad Message Length: data 0012"
-        );
+        assert_eq!(e.to_string(), "malformed message from peer: Message Header Error/Bad Message Length: data 0012");
         let e: CodecError = std::io::Error::other("reset").into();
         assert!(matches!(e, CodecError::Io(_)));
     }

@@ -97,10 +97,7 @@ pub enum State {
 impl State {
     /// The states in which the FSM holds a TCP connection (and so owes the driver a `Close`).
     fn has_connection(self) -> bool {
-        matches!(
-            self,
-            State::OpenSent | State::OpenConfirm | State::Established
-        )
+        matches!(self, State::OpenSent | State::OpenConfirm | State::Established)
     }
 }
 
@@ -195,10 +192,7 @@ enum Phase {
     Active,
     OpenSent,
     OpenConfirm(Negotiated),
-    Established {
-        negotiated: Negotiated,
-        since: Instant,
-    },
+    Established { negotiated: Negotiated, since: Instant },
 }
 
 /// What happens after the connection is torn down.
@@ -256,9 +250,7 @@ impl Fsm {
     /// What the OPENs on the current connection agreed on (OpenConfirm and Established).
     pub fn negotiated(&self) -> Option<&Negotiated> {
         match &self.phase {
-            Phase::OpenConfirm(negotiated) | Phase::Established { negotiated, .. } => {
-                Some(negotiated)
-            }
+            Phase::OpenConfirm(negotiated) | Phase::Established { negotiated, .. } => Some(negotiated),
             _ => None,
         }
     }
@@ -275,10 +267,7 @@ impl Fsm {
 
     /// The earliest armed deadline: the driver should call [`Fsm::handle_timeout`] then.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.connect_retry_at, self.hold_at, self.keepalive_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.connect_retry_at, self.hold_at, self.keepalive_at].into_iter().flatten().min()
     }
 
     pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
@@ -307,8 +296,7 @@ impl Fsm {
                     subcode: cease_subcode::CONNECTION_COLLISION_RESOLUTION,
                     data: Bytes::new(),
                 };
-                let reason =
-                    "connection collision: the other connection to the peer was kept".to_string();
+                let reason = "connection collision: the other connection to the peer was kept".to_string();
                 self.shut(now, Some(notification), reason, Restart::Wait)
             }
         }
@@ -365,11 +353,7 @@ impl Fsm {
             Some(sent) => format!("administrative shutdown: {sent:?}"),
             None => "administrative shutdown".to_string(),
         };
-        let notification = Notification {
-            code: code::CEASE,
-            subcode: cease_subcode::ADMINISTRATIVE_SHUTDOWN,
-            data,
-        };
+        let notification = Notification { code: code::CEASE, subcode: cease_subcode::ADMINISTRATIVE_SHUTDOWN, data };
         self.shut(now, Some(notification), reason, Restart::Never)
     }
 
@@ -405,17 +389,8 @@ impl Fsm {
             self.hold_at = None;
             return Vec::new();
         }
-        let notification = Notification {
-            code: code::HOLD_TIMER_EXPIRED,
-            subcode: 0,
-            data: Bytes::new(),
-        };
-        self.shut(
-            now,
-            Some(notification),
-            "hold timer expired".to_string(),
-            Restart::Backoff,
-        )
+        let notification = Notification { code: code::HOLD_TIMER_EXPIRED, subcode: 0, data: Bytes::new() };
+        self.shut(now, Some(notification), "hold timer expired".to_string(), Restart::Backoff)
     }
 
     fn on_connect_retry_timer(&mut self, now: Instant) -> Vec<Action> {
@@ -423,10 +398,8 @@ impl Fsm {
         match self.state() {
             State::Idle if self.started => self.begin(now),
             State::Connect => {
-                self.last_error = Some(format!(
-                    "no answer to TCP connect within {}s; retrying",
-                    CONNECT_TIMEOUT.as_secs()
-                ));
+                self.last_error =
+                    Some(format!("no answer to TCP connect within {}s; retrying", CONNECT_TIMEOUT.as_secs()));
                 self.begin(now)
             }
             _ => Vec::new(),
@@ -455,9 +428,7 @@ impl Fsm {
             }
             (State::Established, Message::RouteRefresh(refresh)) => {
                 self.restart_hold_timer(now);
-                let negotiated_family = self
-                    .negotiated()
-                    .is_some_and(|n| n.families.contains(&refresh.family));
+                let negotiated_family = self.negotiated().is_some_and(|n| n.families.contains(&refresh.family));
                 if negotiated_family {
                     vec![Action::Deliver(Message::RouteRefresh(refresh))]
                 } else {
@@ -476,11 +447,8 @@ impl Fsm {
             State::Established => fsm_subcode::UNEXPECTED_IN_ESTABLISHED,
             State::Idle | State::Connect | State::Active => return Vec::new(),
         };
-        let notification = Notification {
-            code: code::FSM,
-            subcode,
-            data: Bytes::copy_from_slice(&[message_type(message)]),
-        };
+        let notification =
+            Notification { code: code::FSM, subcode, data: Bytes::copy_from_slice(&[message_type(message)]) };
         let reason = format!(
             "unexpected {} in {state}; sent {}",
             message_name(message),
@@ -491,16 +459,9 @@ impl Fsm {
 
     fn on_open(&mut self, now: Instant, open: Open) -> Vec<Action> {
         if let Err(refusal) = self.check_open(&open) {
-            let notification = Notification {
-                code: code::OPEN_MESSAGE,
-                subcode: refusal.subcode,
-                data: refusal.data,
-            };
-            let reason = format!(
-                "{}; sent {}",
-                refusal.detail,
-                notification_name(notification.code, notification.subcode)
-            );
+            let notification = Notification { code: code::OPEN_MESSAGE, subcode: refusal.subcode, data: refusal.data };
+            let reason =
+                format!("{}; sent {}", refusal.detail, notification_name(notification.code, notification.subcode));
             return self.shut(now, Some(notification), reason, Restart::Backoff);
         }
         let negotiated = self.negotiate(open);
@@ -528,19 +489,12 @@ impl Fsm {
         let bad_peer_as = if open.my_as == 0 || peer_as == 0 {
             Some("peer sent AS 0 in its OPEN".to_string())
         } else if peer_as != self.config.remote_as {
-            Some(format!(
-                "peer AS {peer_as} is not the configured remote AS {}",
-                self.config.remote_as
-            ))
+            Some(format!("peer AS {peer_as} is not the configured remote AS {}", self.config.remote_as))
         } else {
             None
         };
         if let Some(detail) = bad_peer_as {
-            return Err(OpenRefusal {
-                subcode: open_subcode::BAD_PEER_AS,
-                data: Bytes::new(),
-                detail,
-            });
+            return Err(OpenRefusal { subcode: open_subcode::BAD_PEER_AS, data: Bytes::new(), detail });
         }
         if open.bgp_id.is_unspecified() {
             return Err(OpenRefusal {
@@ -583,11 +537,7 @@ impl Fsm {
         if peer_families.is_empty() {
             peer_families.push(Family::IPV4_UNICAST);
         }
-        let families = self
-            .offered_families()
-            .into_iter()
-            .filter(|family| peer_families.contains(family))
-            .collect();
+        let families = self.offered_families().into_iter().filter(|family| peer_families.contains(family)).collect();
         Negotiated {
             remote_as: self.config.remote_as,
             remote_id: open.bgp_id,
@@ -608,10 +558,7 @@ impl Fsm {
         };
         let negotiated = negotiated.clone();
         let up = Action::Up(negotiated.clone());
-        self.phase = Phase::Established {
-            negotiated,
-            since: now,
-        };
+        self.phase = Phase::Established { negotiated, since: now };
         // The keepalive timer keeps running from OpenConfirm, where our first KEEPALIVE went.
         self.restart_hold_timer(now);
         vec![up]
@@ -646,16 +593,12 @@ impl Fsm {
             }
             actions.push(Action::Close);
         }
-        if let Phase::Established { negotiated, since } =
-            std::mem::replace(&mut self.phase, Phase::Idle)
-        {
+        if let Phase::Established { negotiated, since } = std::mem::replace(&mut self.phase, Phase::Idle) {
             let stable_after = STABLE_SESSION.max(Duration::from_secs(negotiated.hold_time.into()));
             if now.saturating_duration_since(since) >= stable_after {
                 self.backoff.reset();
             }
-            actions.push(Action::Down {
-                reason: reason.clone(),
-            });
+            actions.push(Action::Down { reason: reason.clone() });
         }
         self.hold_at = None;
         self.keepalive_at = None;
@@ -673,10 +616,8 @@ impl Fsm {
     }
 
     fn local_open(&self) -> Open {
-        let mut capabilities: Vec<Capability> = dedup(&self.config.families)
-            .into_iter()
-            .map(Capability::Multiprotocol)
-            .collect();
+        let mut capabilities: Vec<Capability> =
+            dedup(&self.config.families).into_iter().map(Capability::Multiprotocol).collect();
         capabilities.extend([
             Capability::RouteRefresh,
             Capability::ExtendedMessage,
@@ -717,12 +658,7 @@ pub fn collision_keeps_local(local_id: Ipv4Addr, remote_id: Ipv4Addr) -> bool {
 
 /// [`collision_keeps_local`] with the RFC 6286 §2.3 tie-break: on equal identifiers the
 /// speaker with the larger AS number keeps the connection it initiated.
-pub fn collision_keeps_local_with_as(
-    local_id: Ipv4Addr,
-    local_as: u32,
-    remote_id: Ipv4Addr,
-    remote_as: u32,
-) -> bool {
+pub fn collision_keeps_local_with_as(local_id: Ipv4Addr, local_as: u32, remote_id: Ipv4Addr, remote_as: u32) -> bool {
     if local_id == remote_id {
         local_as > remote_as
     } else {
@@ -787,9 +723,7 @@ fn shutdown_communication(message: &str) -> Bytes {
 fn parse_shutdown_communication(data: &[u8]) -> Option<&str> {
     let (&length, rest) = data.split_first()?;
     let text = rest.get(..usize::from(length))?;
-    std::str::from_utf8(text)
-        .ok()
-        .filter(|text| !text.is_empty())
+    std::str::from_utf8(text).ok().filter(|text| !text.is_empty())
 }
 
 /// A NOTIFICATION from the peer as an operator wants to read it. The shutdown communication is
@@ -797,10 +731,7 @@ fn parse_shutdown_communication(data: &[u8]) -> Option<&str> {
 fn received_notification_reason(notification: &Notification) -> String {
     let name = notification_name(notification.code, notification.subcode);
     let carries_communication = notification.code == code::CEASE
-        && matches!(
-            notification.subcode,
-            cease_subcode::ADMINISTRATIVE_SHUTDOWN | cease_subcode::ADMINISTRATIVE_RESET
-        );
+        && matches!(notification.subcode, cease_subcode::ADMINISTRATIVE_SHUTDOWN | cease_subcode::ADMINISTRATIVE_RESET);
     if carries_communication {
         if let Some(text) = parse_shutdown_communication(&notification.data) {
             return format!("peer sent {name}: {text:?}");
@@ -916,10 +847,7 @@ mod tests {
     }
 
     fn ibgp_config() -> FsmConfig {
-        FsmConfig {
-            remote_as: 65010,
-            ..config()
-        }
+        FsmConfig { remote_as: 65010, ..config() }
     }
 
     fn peer_open() -> Open {
@@ -968,11 +896,7 @@ mod tests {
     }
 
     fn notification(code: u8, subcode: u8, data: &[u8]) -> Notification {
-        Notification {
-            code,
-            subcode,
-            data: Bytes::copy_from_slice(data),
-        }
+        Notification { code, subcode, data: Bytes::copy_from_slice(data) }
     }
 
     fn sent_notification(actions: &[Action]) -> Option<&Notification> {
@@ -984,10 +908,7 @@ mod tests {
 
     /// The FSM answered with exactly this NOTIFICATION, then Close, and went Idle.
     fn assert_refused(fsm: &Fsm, actions: &[Action], expected: Notification) {
-        assert_eq!(
-            actions,
-            [Action::Send(Message::Notification(expected)), Action::Close]
-        );
+        assert_eq!(actions, [Action::Send(Message::Notification(expected)), Action::Close]);
         assert_eq!(fsm.state(), State::Idle);
         assert!(fsm.negotiated().is_none());
     }
@@ -1033,22 +954,13 @@ mod tests {
     #[test]
     fn start_on_passive_peer_waits_in_active_without_connecting() {
         let t0 = Instant::now();
-        let mut fsm = Fsm::new(
-            FsmConfig {
-                passive: true,
-                ..config()
-            },
-            1,
-        );
+        let mut fsm = Fsm::new(FsmConfig { passive: true, ..config() }, 1);
         assert_eq!(fsm.handle(t0, Event::Start), vec![]);
         assert_eq!(fsm.state(), State::Active);
         assert_eq!(fsm.poll_timeout(), None);
 
         let actions = fsm.handle(t0, Event::TcpConnected);
-        assert!(matches!(
-            actions.as_slice(),
-            [Action::Send(Message::Open(_))]
-        ));
+        assert!(matches!(actions.as_slice(), [Action::Send(Message::Open(_))]));
         assert_eq!(fsm.state(), State::OpenSent);
     }
 
@@ -1105,14 +1017,8 @@ mod tests {
     #[test]
     fn open_carries_as_trans_when_local_as_needs_four_octets() {
         let t0 = Instant::now();
-        let mut fsm = Fsm::new(
-            FsmConfig {
-                local_as: 4_200_000_000,
-                families: vec![Family::IPV4_UNICAST],
-                ..config()
-            },
-            1,
-        );
+        let mut fsm =
+            Fsm::new(FsmConfig { local_as: 4_200_000_000, families: vec![Family::IPV4_UNICAST], ..config() }, 1);
         fsm.handle(t0, Event::Start);
         let actions = fsm.handle(t0, Event::TcpConnected);
         let [Action::Send(Message::Open(open))] = actions.as_slice() else {
@@ -1138,10 +1044,7 @@ mod tests {
         fsm.handle(t0, Event::TcpFailed);
         assert_eq!(fsm.state(), State::Idle);
         let actions = fsm.handle(t0 + SECOND, Event::TcpConnected);
-        assert!(matches!(
-            actions.as_slice(),
-            [Action::Send(Message::Open(_))]
-        ));
+        assert!(matches!(actions.as_slice(), [Action::Send(Message::Open(_))]));
         assert_eq!(fsm.state(), State::OpenSent);
         // The retry timer no longer matters: only the OpenSent hold timer is armed.
         assert_eq!(fsm.poll_timeout(), Some(t0 + SECOND + OPEN_HOLD_TIME));
@@ -1167,13 +1070,7 @@ mod tests {
     #[test]
     fn open_with_bad_version_is_refused_naming_version_4() {
         let (mut fsm, t0) = open_sent(config());
-        let actions = fsm.handle(
-            t0,
-            received(Message::Open(Open {
-                version: 3,
-                ..peer_open()
-            })),
-        );
+        let actions = fsm.handle(t0, received(Message::Open(Open { version: 3, ..peer_open() })));
         assert_refused(&fsm, &actions, notification(2, 1, &[0, 4]));
         assert_retry_after(&fsm, t0, 5 * SECOND);
         assert!(fsm.last_error().unwrap().contains("version 3"));
@@ -1181,15 +1078,8 @@ mod tests {
 
     #[test]
     fn open_from_the_wrong_as_is_refused() {
-        let wrong_four_octet = Open {
-            capabilities: vec![Capability::FourOctetAs(65001)],
-            ..peer_open()
-        };
-        let wrong_two_octet = Open {
-            my_as: 65001,
-            capabilities: vec![],
-            ..peer_open()
-        };
+        let wrong_four_octet = Open { capabilities: vec![Capability::FourOctetAs(65001)], ..peer_open() };
+        let wrong_two_octet = Open { my_as: 65001, capabilities: vec![], ..peer_open() };
         for open in [wrong_four_octet, wrong_two_octet] {
             let (mut fsm, t0) = open_sent(config());
             let actions = fsm.handle(t0, received(Message::Open(open)));
@@ -1200,25 +1090,14 @@ mod tests {
 
     #[test]
     fn four_octet_peer_as_comes_from_the_capability() {
-        let config = FsmConfig {
-            remote_as: 4_200_000_000,
-            ..config()
-        };
-        let open = Open {
-            my_as: AS_TRANS,
-            capabilities: vec![Capability::FourOctetAs(4_200_000_000)],
-            ..peer_open()
-        };
+        let config = FsmConfig { remote_as: 4_200_000_000, ..config() };
+        let open = Open { my_as: AS_TRANS, capabilities: vec![Capability::FourOctetAs(4_200_000_000)], ..peer_open() };
         let (fsm, _) = open_confirm(config.clone(), open);
         assert_eq!(fsm.negotiated().unwrap().remote_as, 4_200_000_000);
 
         // Without the capability, all we learn is AS_TRANS, which is not the configured AS.
         let (mut fsm, t0) = open_sent(config);
-        let open = Open {
-            my_as: AS_TRANS,
-            capabilities: vec![],
-            ..peer_open()
-        };
+        let open = Open { my_as: AS_TRANS, capabilities: vec![], ..peer_open() };
         let actions = fsm.handle(t0, received(Message::Open(open)));
         assert_refused(&fsm, &actions, notification(2, 2, &[]));
     }
@@ -1227,10 +1106,7 @@ mod tests {
     fn open_with_as_zero_is_refused() {
         // RFC 7607, even when the capability names the right AS.
         let (mut fsm, t0) = open_sent(config());
-        let open = Open {
-            my_as: 0,
-            ..peer_open()
-        };
+        let open = Open { my_as: 0, ..peer_open() };
         let actions = fsm.handle(t0, received(Message::Open(open)));
         assert_refused(&fsm, &actions, notification(2, 2, &[]));
         assert!(fsm.last_error().unwrap().contains("AS 0"));
@@ -1239,31 +1115,21 @@ mod tests {
     #[test]
     fn open_with_zero_bgp_identifier_is_refused() {
         let (mut fsm, t0) = open_sent(config());
-        let open = Open {
-            bgp_id: Ipv4Addr::UNSPECIFIED,
-            ..peer_open()
-        };
+        let open = Open { bgp_id: Ipv4Addr::UNSPECIFIED, ..peer_open() };
         let actions = fsm.handle(t0, received(Message::Open(open)));
         assert_refused(&fsm, &actions, notification(2, 3, &[]));
     }
 
     #[test]
     fn our_own_bgp_identifier_is_refused_on_ibgp_only() {
-        let ibgp_open = Open {
-            my_as: 65010,
-            bgp_id: LOCAL_ID,
-            capabilities: vec![Capability::FourOctetAs(65010)],
-            ..peer_open()
-        };
+        let ibgp_open =
+            Open { my_as: 65010, bgp_id: LOCAL_ID, capabilities: vec![Capability::FourOctetAs(65010)], ..peer_open() };
         let (mut fsm, t0) = open_sent(ibgp_config());
         let actions = fsm.handle(t0, received(Message::Open(ibgp_open)));
         assert_refused(&fsm, &actions, notification(2, 3, &[]));
 
         // RFC 6286: eBGP identifiers need not differ.
-        let ebgp_open = Open {
-            bgp_id: LOCAL_ID,
-            ..peer_open()
-        };
+        let ebgp_open = Open { bgp_id: LOCAL_ID, ..peer_open() };
         let (fsm, _) = open_confirm(config(), ebgp_open);
         assert_eq!(fsm.remote_id(), Some(LOCAL_ID));
     }
@@ -1272,10 +1138,7 @@ mod tests {
     fn hold_time_of_one_or_two_seconds_is_refused() {
         for hold_time in [1, 2] {
             let (mut fsm, t0) = open_sent(config());
-            let open = Open {
-                hold_time,
-                ..peer_open()
-            };
+            let open = Open { hold_time, ..peer_open() };
             let actions = fsm.handle(t0, received(Message::Open(open)));
             assert_refused(&fsm, &actions, notification(2, 6, &[]));
         }
@@ -1283,10 +1146,7 @@ mod tests {
 
     #[test]
     fn hold_time_zero_is_accepted_and_disables_keepalives() {
-        let open = Open {
-            hold_time: 0,
-            ..peer_open()
-        };
+        let open = Open { hold_time: 0, ..peer_open() };
         let (mut fsm, t0) = open_confirm(config(), open.clone());
         let negotiated = fsm.negotiated().unwrap();
         assert_eq!(negotiated.hold_time, 0);
@@ -1306,10 +1166,7 @@ mod tests {
     fn open_confirm_is_abandoned_if_the_peer_never_confirms() {
         let (mut fsm, t0) = open_confirm(config(), peer_open());
         // Our keepalives go out meanwhile...
-        assert_eq!(
-            fsm.handle_timeout(t0 + 30 * SECOND),
-            vec![Action::Send(Message::Keepalive)]
-        );
+        assert_eq!(fsm.handle_timeout(t0 + 30 * SECOND), vec![Action::Send(Message::Keepalive)]);
         // ...until the negotiated hold time runs out.
         let actions = fsm.handle_timeout(t0 + 90 * SECOND);
         assert_refused(&fsm, &actions, notification(4, 0, &[]));
@@ -1330,20 +1187,14 @@ mod tests {
 
     #[test]
     fn hold_time_is_the_smaller_one_and_keepalive_a_third_of_it() {
-        let config = FsmConfig {
-            hold_time: 30,
-            ..config()
-        };
+        let config = FsmConfig { hold_time: 30, ..config() };
         let (fsm, t0) = open_confirm(config.clone(), peer_open());
         let negotiated = fsm.negotiated().unwrap();
         assert_eq!(negotiated.hold_time, 30);
         assert_eq!(negotiated.keepalive, Some(10 * SECOND));
         assert_eq!(fsm.poll_timeout(), Some(t0 + 10 * SECOND));
 
-        let open = Open {
-            hold_time: 10,
-            ..peer_open()
-        };
+        let open = Open { hold_time: 10, ..peer_open() };
         let (fsm, _) = open_confirm(config, open);
         let negotiated = fsm.negotiated().unwrap();
         assert_eq!(negotiated.hold_time, 10);
@@ -1357,16 +1208,10 @@ mod tests {
         assert!(negotiated.four_octet_as);
         assert!(negotiated.extended_message);
         assert!(negotiated.route_refresh);
-        assert_eq!(
-            negotiated.families,
-            vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]
-        );
+        assert_eq!(negotiated.families, vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
         assert_eq!(negotiated.remote_capabilities, peer_open().capabilities);
 
-        let unknown = Capability::Unknown {
-            code: 73,
-            value: Bytes::from_static(b"router"),
-        };
+        let unknown = Capability::Unknown { code: 73, value: Bytes::from_static(b"router") };
         let sparse = Open {
             capabilities: vec![
                 Capability::Multiprotocol(Family::IPV6_UNICAST),
@@ -1386,38 +1231,20 @@ mod tests {
 
     #[test]
     fn a_peer_without_multiprotocol_speaks_ipv4_unicast_only() {
-        let legacy = Open {
-            capabilities: vec![Capability::FourOctetAs(65000)],
-            ..peer_open()
-        };
+        let legacy = Open { capabilities: vec![Capability::FourOctetAs(65000)], ..peer_open() };
         let (fsm, _) = open_confirm(config(), legacy.clone());
-        assert_eq!(
-            fsm.negotiated().unwrap().families,
-            vec![Family::IPV4_UNICAST]
-        );
+        assert_eq!(fsm.negotiated().unwrap().families, vec![Family::IPV4_UNICAST]);
 
         // Neither side sends Multiprotocol: both imply IPv4 unicast.
-        let config = FsmConfig {
-            families: vec![],
-            ..config()
-        };
+        let config = FsmConfig { families: vec![], ..config() };
         let (fsm, _) = open_confirm(config, legacy);
-        assert_eq!(
-            fsm.negotiated().unwrap().families,
-            vec![Family::IPV4_UNICAST]
-        );
+        assert_eq!(fsm.negotiated().unwrap().families, vec![Family::IPV4_UNICAST]);
     }
 
     #[test]
     fn no_common_family_still_comes_up_with_none() {
-        let config = FsmConfig {
-            families: vec![Family::IPV6_UNICAST],
-            ..config()
-        };
-        let legacy = Open {
-            capabilities: vec![],
-            ..peer_open()
-        };
+        let config = FsmConfig { families: vec![Family::IPV6_UNICAST], ..config() };
+        let legacy = Open { capabilities: vec![], ..peer_open() };
         let (fsm, _) = established(config, legacy);
         assert_eq!(fsm.negotiated().unwrap().families, vec![]);
     }
@@ -1442,10 +1269,7 @@ mod tests {
 
     #[test]
     fn keepalive_timer_sends_keepalive_every_third_of_the_hold_time() {
-        let config = FsmConfig {
-            hold_time: 9,
-            ..config()
-        };
+        let config = FsmConfig { hold_time: 9, ..config() };
         let (mut fsm, t0) = established(config, peer_open());
         assert_eq!(fsm.poll_timeout(), Some(t0 + 3 * SECOND));
         assert_eq!(fsm.handle_timeout(t0 + 2 * SECOND), vec![]);
@@ -1453,10 +1277,7 @@ mod tests {
             let now = t0 + tick * 3 * SECOND;
             // Keep the session alive from the peer's side.
             fsm.handle(now, received(Message::Keepalive));
-            assert_eq!(
-                fsm.handle_timeout(now),
-                vec![Action::Send(Message::Keepalive)]
-            );
+            assert_eq!(fsm.handle_timeout(now), vec![Action::Send(Message::Keepalive)]);
             assert_eq!(fsm.poll_timeout(), Some(now + 3 * SECOND));
         }
         assert_eq!(fsm.state(), State::Established);
@@ -1464,17 +1285,11 @@ mod tests {
 
     #[test]
     fn late_timer_wakeup_does_not_burst_keepalives() {
-        let config = FsmConfig {
-            hold_time: 9,
-            ..config()
-        };
+        let config = FsmConfig { hold_time: 9, ..config() };
         let (mut fsm, t0) = established(config, peer_open());
         fsm.handle(t0 + 7 * SECOND, received(Message::Keepalive));
         let late = t0 + 8 * SECOND;
-        assert_eq!(
-            fsm.handle_timeout(late),
-            vec![Action::Send(Message::Keepalive)]
-        );
+        assert_eq!(fsm.handle_timeout(late), vec![Action::Send(Message::Keepalive)]);
         assert_eq!(fsm.poll_timeout(), Some(late + 3 * SECOND));
     }
 
@@ -1488,9 +1303,7 @@ mod tests {
             vec![
                 Action::Send(Message::Notification(notification(4, 0, &[]))),
                 Action::Close,
-                Action::Down {
-                    reason: "hold timer expired".to_string()
-                },
+                Action::Down { reason: "hold timer expired".to_string() },
             ]
         );
         assert_eq!(fsm.last_error(), Some("hold timer expired"));
@@ -1508,10 +1321,7 @@ mod tests {
         let (mut fsm, t0) = established(config(), peer_open());
         let update = Message::Update(Update::default());
         let t1 = t0 + 80 * SECOND;
-        assert_eq!(
-            fsm.handle(t1, received(update.clone())),
-            vec![Action::Deliver(update)]
-        );
+        assert_eq!(fsm.handle(t1, received(update.clone())), vec![Action::Deliver(update)]);
         assert_eq!(fsm.hold_at, Some(t1 + 90 * SECOND));
         // Past the original deadline, only our keepalive is due.
         let actions = fsm.handle_timeout(t0 + 100 * SECOND);
@@ -1523,27 +1333,17 @@ mod tests {
         assert_eq!(fsm.hold_at, Some(t2 + 90 * SECOND));
 
         let t3 = t0 + 240 * SECOND;
-        let refresh = Message::RouteRefresh(RouteRefresh {
-            family: Family::IPV6_UNICAST,
-        });
-        assert_eq!(
-            fsm.handle(t3, received(refresh.clone())),
-            vec![Action::Deliver(refresh)]
-        );
+        let refresh = Message::RouteRefresh(RouteRefresh { family: Family::IPV6_UNICAST });
+        assert_eq!(fsm.handle(t3, received(refresh.clone())), vec![Action::Deliver(refresh)]);
         assert_eq!(fsm.hold_at, Some(t3 + 90 * SECOND));
     }
 
     #[test]
     fn route_refresh_for_a_family_not_negotiated_is_ignored() {
-        let config = FsmConfig {
-            families: vec![Family::IPV4_UNICAST],
-            ..config()
-        };
+        let config = FsmConfig { families: vec![Family::IPV4_UNICAST], ..config() };
         let (mut fsm, t0) = established(config, peer_open());
         let t1 = t0 + 10 * SECOND;
-        let refresh = Message::RouteRefresh(RouteRefresh {
-            family: Family::IPV6_UNICAST,
-        });
+        let refresh = Message::RouteRefresh(RouteRefresh { family: Family::IPV6_UNICAST });
         assert_eq!(fsm.handle(t1, received(refresh)), vec![]);
         assert_eq!(fsm.state(), State::Established);
         assert_eq!(fsm.hold_at, Some(t1 + 90 * SECOND));
@@ -1556,12 +1356,7 @@ mod tests {
         let messages = [
             (Message::Keepalive, 4),
             (Message::Update(Update::default()), 2),
-            (
-                Message::RouteRefresh(RouteRefresh {
-                    family: Family::IPV4_UNICAST,
-                }),
-                5,
-            ),
+            (Message::RouteRefresh(RouteRefresh { family: Family::IPV4_UNICAST }), 5),
         ];
         for (message, message_type) in messages {
             let (mut fsm, t0) = open_sent(config());
@@ -1576,12 +1371,7 @@ mod tests {
         let messages = [
             (Message::Open(peer_open()), 1),
             (Message::Update(Update::default()), 2),
-            (
-                Message::RouteRefresh(RouteRefresh {
-                    family: Family::IPV4_UNICAST,
-                }),
-                5,
-            ),
+            (Message::RouteRefresh(RouteRefresh { family: Family::IPV4_UNICAST }), 5),
         ];
         for (message, message_type) in messages {
             let (mut fsm, t0) = open_confirm(config(), peer_open());
@@ -1595,16 +1385,11 @@ mod tests {
         let (mut fsm, t0) = established(config(), peer_open());
         let actions = fsm.handle(t0, received(Message::Open(peer_open())));
         let expected = notification(5, 3, &[1]);
-        assert_eq!(
-            &actions[..2],
-            [Action::Send(Message::Notification(expected)), Action::Close]
-        );
+        assert_eq!(&actions[..2], [Action::Send(Message::Notification(expected)), Action::Close]);
         assert_eq!(
             downs(&actions),
-            [
-                "unexpected OPEN in Established; sent Finite State Machine Error/\
-              Receive Unexpected Message in Established State"
-            ]
+            ["unexpected OPEN in Established; sent Finite State Machine Error/\
+              Receive Unexpected Message in Established State"]
         );
         assert_eq!(actions.len(), 3);
         assert_eq!(fsm.state(), State::Idle);
@@ -1630,20 +1415,9 @@ mod tests {
         let (mut fsm, t0) = established(config(), peer_open());
         let mut data = vec![11];
         data.extend_from_slice(b"maintenance");
-        let actions = fsm.handle(
-            t0,
-            received(Message::Notification(notification(6, 2, &data))),
-        );
+        let actions = fsm.handle(t0, received(Message::Notification(notification(6, 2, &data))));
         let reason = "peer sent Cease/Administrative Shutdown: \"maintenance\"";
-        assert_eq!(
-            actions,
-            vec![
-                Action::Close,
-                Action::Down {
-                    reason: reason.to_string()
-                }
-            ]
-        );
+        assert_eq!(actions, vec![Action::Close, Action::Down { reason: reason.to_string() }]);
         assert_eq!(fsm.last_error(), Some(reason));
         assert_retry_after(&fsm, t0, 5 * SECOND);
     }
@@ -1652,31 +1426,16 @@ mod tests {
     fn malformed_or_hostile_shutdown_communication_is_shown_safely() {
         // Length octet larger than what follows: not a communication, shown as data.
         let (mut fsm, t0) = established(config(), peer_open());
-        fsm.handle(
-            t0,
-            received(Message::Notification(notification(6, 2, &[40, b'h', b'i']))),
-        );
-        assert_eq!(
-            fsm.last_error(),
-            Some("peer sent Cease/Administrative Shutdown (data 286869)")
-        );
+        fsm.handle(t0, received(Message::Notification(notification(6, 2, &[40, b'h', b'i']))));
+        assert_eq!(fsm.last_error(), Some("peer sent Cease/Administrative Shutdown (data 286869)"));
 
         // A newline cannot forge a second log line.
         let (mut fsm, t0) = established(config(), peer_open());
-        fsm.handle(
-            t0,
-            received(Message::Notification(notification(6, 4, b"\x05a\nb\"c"))),
-        );
-        assert_eq!(
-            fsm.last_error(),
-            Some(r#"peer sent Cease/Administrative Reset: "a\nb\"c""#)
-        );
+        fsm.handle(t0, received(Message::Notification(notification(6, 4, b"\x05a\nb\"c"))));
+        assert_eq!(fsm.last_error(), Some(r#"peer sent Cease/Administrative Reset: "a\nb\"c""#));
 
         let (mut fsm, t0) = established(config(), peer_open());
-        fsm.handle(
-            t0,
-            received(Message::Notification(notification(99, 1, &[0xab; 40]))),
-        );
+        fsm.handle(t0, received(Message::Notification(notification(99, 1, &[0xab; 40]))));
         let error = fsm.last_error().unwrap();
         assert!(error.starts_with("peer sent error code 99/subcode 1 (data abab"));
         assert!(error.ends_with("...)"));
@@ -1698,13 +1457,7 @@ mod tests {
         assert_retry_after(&connect, t0, 5 * SECOND);
         assert_eq!(connect.last_error(), Some("TCP connection failed"));
 
-        let mut active = Fsm::new(
-            FsmConfig {
-                passive: true,
-                ..config()
-            },
-            1,
-        );
+        let mut active = Fsm::new(FsmConfig { passive: true, ..config() }, 1);
         active.handle(t0, Event::Start);
         assert_eq!(active.handle(t0, Event::TcpFailed), vec![]);
         assert_retry_after(&active, t0, 5 * SECOND);
@@ -1718,21 +1471,13 @@ mod tests {
         assert_retry_after(&open_sent, t0, 5 * SECOND);
 
         let (mut open_confirm, t0) = open_confirm(config(), peer_open());
-        assert_eq!(
-            open_confirm.handle(t0, Event::TcpFailed),
-            vec![Action::Close]
-        );
+        assert_eq!(open_confirm.handle(t0, Event::TcpFailed), vec![Action::Close]);
         assert_retry_after(&open_confirm, t0, 5 * SECOND);
 
         let (mut established, t0) = established(config(), peer_open());
         assert_eq!(
             established.handle(t0, Event::TcpFailed),
-            vec![
-                Action::Close,
-                Action::Down {
-                    reason: "connection closed".to_string()
-                }
-            ]
+            vec![Action::Close, Action::Down { reason: "connection closed".to_string() }]
         );
         assert_retry_after(&established, t0, 5 * SECOND);
     }
@@ -1748,9 +1493,7 @@ mod tests {
                 Action::Send(Message::Notification(malformed.clone())),
                 Action::Close,
                 Action::Down {
-                    reason:
-                        "malformed message from peer; sent UPDATE Message Error/Malformed AS_PATH"
-                            .to_string()
+                    reason: "malformed message from peer; sent UPDATE Message Error/Malformed AS_PATH".to_string()
                 },
             ]
         );
@@ -1858,10 +1601,7 @@ mod tests {
 
     #[test]
     fn backoff_resets_after_a_long_established_session_only() {
-        let config = FsmConfig {
-            hold_time: 9,
-            ..config()
-        };
+        let config = FsmConfig { hold_time: 9, ..config() };
         // Established for 31 s (above max(30 s, 9 s)): the next failure waits connect_retry.
         let t0 = Instant::now();
         let mut fsm = Fsm::new(config.clone(), 1);
@@ -1897,12 +1637,7 @@ mod tests {
     #[test]
     fn stop_sends_administrative_shutdown_with_the_message() {
         let (mut fsm, t0) = established(config(), peer_open());
-        let actions = fsm.handle(
-            t0,
-            Event::Stop {
-                message: "maintenance".to_string(),
-            },
-        );
+        let actions = fsm.handle(t0, Event::Stop { message: "maintenance".to_string() });
         let mut data = vec![11u8];
         data.extend_from_slice(b"maintenance");
         assert_eq!(
@@ -1910,9 +1645,7 @@ mod tests {
             vec![
                 Action::Send(Message::Notification(notification(6, 2, &data))),
                 Action::Close,
-                Action::Down {
-                    reason: "administrative shutdown: \"maintenance\"".to_string()
-                },
+                Action::Down { reason: "administrative shutdown: \"maintenance\"".to_string() },
             ]
         );
         assert_eq!(fsm.state(), State::Idle);
@@ -1935,19 +1668,11 @@ mod tests {
         assert_eq!((sent.code, sent.subcode), (6, 2));
         assert_eq!(sent.data[0], 254);
         assert_eq!(sent.data.len(), 255);
-        assert_eq!(
-            std::str::from_utf8(&sent.data[1..]).unwrap(),
-            "é".repeat(127)
-        );
+        assert_eq!(std::str::from_utf8(&sent.data[1..]).unwrap(), "é".repeat(127));
         assert_eq!(actions.last(), Some(&Action::Close));
 
         let (mut fsm, t0) = open_sent(config());
-        let actions = fsm.handle(
-            t0,
-            Event::Stop {
-                message: "x".repeat(300),
-            },
-        );
+        let actions = fsm.handle(t0, Event::Stop { message: "x".repeat(300) });
         let sent = sent_notification(&actions).unwrap();
         assert_eq!(sent.data[0], 255);
         assert_eq!(&sent.data[1..], "x".repeat(255).as_bytes());
@@ -1956,12 +1681,7 @@ mod tests {
     #[test]
     fn stop_without_a_message_sends_a_plain_administrative_shutdown() {
         let (mut fsm, t0) = open_sent(config());
-        let actions = fsm.handle(
-            t0,
-            Event::Stop {
-                message: String::new(),
-            },
-        );
+        let actions = fsm.handle(t0, Event::Stop { message: String::new() });
         assert_refused(&fsm, &actions, notification(6, 2, &[]));
         assert_eq!(fsm.last_error(), Some("administrative shutdown"));
         assert_eq!(fsm.poll_timeout(), None);
@@ -1970,9 +1690,7 @@ mod tests {
     #[test]
     fn stop_without_a_connection_just_disarms() {
         let t0 = Instant::now();
-        let stop = || Event::Stop {
-            message: "bye".to_string(),
-        };
+        let stop = || Event::Stop { message: "bye".to_string() };
         let mut connect = Fsm::new(config(), 1);
         connect.handle(t0, Event::Start);
         assert_eq!(connect.handle(t0, stop()), vec![]);
@@ -2003,10 +1721,7 @@ mod tests {
         assert_eq!(fsm.poll_timeout(), None);
         // The driver hands over the surviving inbound connection.
         let actions = fsm.handle(t0, Event::TcpConnected);
-        assert!(matches!(
-            actions.as_slice(),
-            [Action::Send(Message::Open(_))]
-        ));
+        assert!(matches!(actions.as_slice(), [Action::Send(Message::Open(_))]));
         assert_eq!(fsm.state(), State::OpenSent);
 
         let (mut fsm, t0) = established(config(), peer_open());
@@ -2027,10 +1742,7 @@ mod tests {
         assert!(collision_keeps_local(high, low));
         assert!(!collision_keeps_local(low, high));
         // Compared as integers, not octet by octet as text would be.
-        assert!(collision_keeps_local(
-            Ipv4Addr::new(10, 0, 0, 10),
-            Ipv4Addr::new(10, 0, 0, 9)
-        ));
+        assert!(collision_keeps_local(Ipv4Addr::new(10, 0, 0, 10), Ipv4Addr::new(10, 0, 0, 9)));
         // RFC 6286 tie-break: equal identifiers, larger AS keeps its connection.
         assert!(collision_keeps_local_with_as(low, 65010, low, 65000));
         assert!(!collision_keeps_local_with_as(low, 65000, low, 65010));
@@ -2051,9 +1763,7 @@ mod tests {
         let pick = |rng: &mut SplitMix64, n: u64| rng.next_u64() % n;
         match pick(rng, 17) {
             0 => Event::Start,
-            1 => Event::Stop {
-                message: "ü".repeat(pick(rng, 200) as usize),
-            },
+            1 => Event::Stop { message: "ü".repeat(pick(rng, 200) as usize) },
             2 | 3 => Event::TcpConnected,
             4 => Event::TcpFailed,
             5 | 6 => received(Message::Open(peer_open())),
@@ -2070,20 +1780,13 @@ mod tests {
             })),
             8 | 9 => received(Message::Keepalive),
             10 => received(Message::Update(Update::default())),
-            11 => received(Message::RouteRefresh(RouteRefresh {
-                family: Family {
-                    afi: pick(rng, 3) as u16,
-                    safi: 1,
-                },
-            })),
+            11 => {
+                received(Message::RouteRefresh(RouteRefresh { family: Family { afi: pick(rng, 3) as u16, safi: 1 } }))
+            }
             12 => {
                 let length = pick(rng, 6) as usize;
                 let data: Vec<u8> = (0..length).map(|_| rng.next_u64() as u8).collect();
-                received(Message::Notification(notification(
-                    pick(rng, 9) as u8,
-                    pick(rng, 12) as u8,
-                    &data,
-                )))
+                received(Message::Notification(notification(pick(rng, 9) as u8, pick(rng, 12) as u8, &data)))
             }
             13 => Event::DecodeError(notification(3, 1, &[])),
             14 => Event::CollisionLost,
@@ -2139,20 +1842,14 @@ mod tests {
                         (fsm.handle_timeout(now), false, None)
                     }
                     roll => {
-                        let event = if roll < 3 {
-                            random_event(&mut rng)
-                        } else {
-                            happy_event(before, remote_as)
-                        };
+                        let event = if roll < 3 { random_event(&mut rng) } else { happy_event(before, remote_as) };
                         let handed = event == Event::TcpConnected;
                         (fsm.handle(now, event.clone()), handed, Some(event))
                     }
                 };
                 let after = fsm.state();
                 transitions.insert((format!("{before}"), format!("{after}")));
-                let context = format!(
-                    "seed {seed} step {step}: {before} -> {after} on {event:?}: {actions:?}"
-                );
+                let context = format!("seed {seed} step {step}: {before} -> {after} on {event:?}: {actions:?}");
 
                 let closes = actions.iter().filter(|a| **a == Action::Close).count();
                 assert!(closes <= 1, "{context}");
@@ -2178,10 +1875,7 @@ mod tests {
                             up = false;
                         }
                         Action::Connect => assert!(!passive, "{context}"),
-                        Action::Send(_) => assert!(
-                            before.has_connection() || after.has_connection(),
-                            "{context}"
-                        ),
+                        Action::Send(_) => assert!(before.has_connection() || after.has_connection(), "{context}"),
                         Action::Deliver(_) => assert_eq!(after, State::Established, "{context}"),
                         Action::Close => {}
                     }
@@ -2197,20 +1891,13 @@ mod tests {
                     assert_eq!(fsm.poll_timeout(), None, "{context}");
                 }
                 // Only an Established session that negotiated hold time 0 may run untimed.
-                let untimed_ok = after == State::Established
-                    && fsm.negotiated().is_some_and(|n| n.hold_time == 0);
+                let untimed_ok = after == State::Established && fsm.negotiated().is_some_and(|n| n.hold_time == 0);
                 if after.has_connection() && !untimed_ok {
-                    assert!(
-                        fsm.poll_timeout().is_some(),
-                        "{context}: a held connection has a hold timer"
-                    );
+                    assert!(fsm.poll_timeout().is_some(), "{context}: a held connection has a hold timer");
                 }
             }
         }
-        assert!(
-            established_seen > 5000,
-            "only {established_seen} sessions came up"
-        );
+        assert!(established_seen > 5000, "only {established_seen} sessions came up");
         // Every state left to Idle and every forward step taken at least once.
         for (from, to) in [
             ("Idle", "Connect"),
@@ -2226,10 +1913,7 @@ mod tests {
             ("OpenConfirm", "Idle"),
             ("Established", "Idle"),
         ] {
-            assert!(
-                transitions.contains(&(from.to_string(), to.to_string())),
-                "{from} -> {to} never happened"
-            );
+            assert!(transitions.contains(&(from.to_string(), to.to_string())), "{from} -> {to} never happened");
         }
     }
 }

@@ -146,9 +146,7 @@ impl Message {
             if buf.len() - start == len {
                 Ok(())
             } else {
-                Err(EncodeError::Invalid(
-                    "encoded length disagrees with encoded_len",
-                ))
+                Err(EncodeError::Invalid("encoded length disagrees with encoded_len"))
             }
         });
         if result.is_err() {
@@ -161,11 +159,7 @@ impl Message {
     /// NOTIFICATION to send before closing the session. For UPDATE errors that RFC 7606 lets the
     /// session survive, the UPDATE is returned instead, with [`Update::treat_as_withdraw`] set or
     /// the malformed attribute dropped.
-    pub fn decode(
-        msg_type: u8,
-        body: &[u8],
-        params: &CodecParams,
-    ) -> Result<Message, Notification> {
+    pub fn decode(msg_type: u8, body: &[u8], params: &CodecParams) -> Result<Message, Notification> {
         if let Err(e) = check_length(msg_type, HEADER_LEN + body.len()) {
             return Err(match msg_type {
                 msg_type::ROUTE_REFRESH => route_refresh_length_error(body),
@@ -189,20 +183,12 @@ impl Message {
 /// (RFC 4271 §6.1).
 pub(crate) fn bad_length(len: usize) -> Notification {
     let field = u16::try_from(len).unwrap_or(u16::MAX);
-    Notification::new(
-        code::MESSAGE_HEADER,
-        header::BAD_MESSAGE_LENGTH,
-        Bytes::copy_from_slice(&field.to_be_bytes()),
-    )
+    Notification::new(code::MESSAGE_HEADER, header::BAD_MESSAGE_LENGTH, Bytes::copy_from_slice(&field.to_be_bytes()))
 }
 
 /// Message Header Error / Bad Message Type; the data is the type octet.
 pub(crate) fn bad_type(t: u8) -> Notification {
-    Notification::new(
-        code::MESSAGE_HEADER,
-        header::BAD_MESSAGE_TYPE,
-        Bytes::copy_from_slice(&[t]),
-    )
+    Notification::new(code::MESSAGE_HEADER, header::BAD_MESSAGE_TYPE, Bytes::copy_from_slice(&[t]))
 }
 
 /// The per-type length rules of RFC 4271 §6.1 (OPEN, UPDATE, NOTIFICATION, KEEPALIVE) and
@@ -233,13 +219,7 @@ impl Open {
     /// An OPEN for `asn`: "My Autonomous System" holds AS_TRANS when `asn` needs 4 octets. The
     /// caller supplies the capabilities, including [`Capability::FourOctetAs`].
     pub fn new(asn: u32, hold_time: u16, bgp_id: Ipv4Addr, capabilities: Vec<Capability>) -> Open {
-        Open {
-            version: BGP_VERSION,
-            my_as: u16::try_from(asn).unwrap_or(AS_TRANS),
-            hold_time,
-            bgp_id,
-            capabilities,
-        }
+        Open { version: BGP_VERSION, my_as: u16::try_from(asn).unwrap_or(AS_TRANS), hold_time, bgp_id, capabilities }
     }
 
     /// The peer's AS: the 4-octet AS capability if present (RFC 6793 §4.1), else "My AS".
@@ -287,32 +267,16 @@ impl Open {
     pub fn validate_basic(&self) -> Result<(), Notification> {
         if self.version != BGP_VERSION {
             // The data is the largest version we support (RFC 4271 §6.2).
-            return Err(Notification::new(
-                code::OPEN_MESSAGE,
-                open::UNSUPPORTED_VERSION_NUMBER,
-                vec![0, BGP_VERSION],
-            ));
+            return Err(Notification::new(code::OPEN_MESSAGE, open::UNSUPPORTED_VERSION_NUMBER, vec![0, BGP_VERSION]));
         }
         if self.hold_time == 1 || self.hold_time == 2 {
-            return Err(Notification::new(
-                code::OPEN_MESSAGE,
-                open::UNACCEPTABLE_HOLD_TIME,
-                Bytes::new(),
-            ));
+            return Err(Notification::new(code::OPEN_MESSAGE, open::UNACCEPTABLE_HOLD_TIME, Bytes::new()));
         }
         if self.bgp_id.is_unspecified() {
-            return Err(Notification::new(
-                code::OPEN_MESSAGE,
-                open::BAD_BGP_IDENTIFIER,
-                Bytes::new(),
-            ));
+            return Err(Notification::new(code::OPEN_MESSAGE, open::BAD_BGP_IDENTIFIER, Bytes::new()));
         }
         if self.asn() == 0 || self.my_as == 0 {
-            return Err(Notification::new(
-                code::OPEN_MESSAGE,
-                open::BAD_PEER_AS,
-                Bytes::new(),
-            ));
+            return Err(Notification::new(code::OPEN_MESSAGE, open::BAD_PEER_AS, Bytes::new()));
         }
         Ok(())
     }
@@ -332,15 +296,9 @@ impl Open {
     /// Decodes an OPEN body. Only its structure is checked here; see [`Open::validate_basic`].
     pub fn decode(body: &[u8]) -> Result<Open, Notification> {
         let (fixed, params) = match body {
-            [v, a0, a1, h0, h1, i0, i1, i2, i3, params @ ..] => (
-                (
-                    *v,
-                    u16::from_be_bytes([*a0, *a1]),
-                    u16::from_be_bytes([*h0, *h1]),
-                    [*i0, *i1, *i2, *i3],
-                ),
-                params,
-            ),
+            [v, a0, a1, h0, h1, i0, i1, i2, i3, params @ ..] => {
+                ((*v, u16::from_be_bytes([*a0, *a1]), u16::from_be_bytes([*h0, *h1]), [*i0, *i1, *i2, *i3]), params)
+            }
             _ => return Err(bad_length(HEADER_LEN + body.len())),
         };
         let (version, my_as, hold_time, id) = fixed;
@@ -371,12 +329,8 @@ impl RouteRefresh {
     /// `body` is exactly 4 octets ([`check_length`] ran first); anything else decodes as afi 0.
     fn decode(body: &[u8]) -> RouteRefresh {
         match body {
-            [a0, a1, _subtype, safi] => RouteRefresh {
-                family: Family::new(u16::from_be_bytes([*a0, *a1]), *safi),
-            },
-            _ => RouteRefresh {
-                family: Family::new(0, 0),
-            },
+            [a0, a1, _subtype, safi] => RouteRefresh { family: Family::new(u16::from_be_bytes([*a0, *a1]), *safi) },
+            _ => RouteRefresh { family: Family::new(0, 0) },
         }
     }
 }
@@ -395,11 +349,7 @@ pub(crate) fn route_refresh_length_error(body: &[u8]) -> Notification {
     data.push(msg_type::ROUTE_REFRESH);
     data.extend_from_slice(body);
     data.truncate(notification::MAX_DATA_LEN);
-    Notification::new(
-        code::ROUTE_REFRESH,
-        route_refresh::INVALID_MESSAGE_LENGTH,
-        data,
-    )
+    Notification::new(code::ROUTE_REFRESH, route_refresh::INVALID_MESSAGE_LENGTH, data)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,13 +362,7 @@ impl Update {
         if family == Family::IPV4_UNICAST {
             return Update::default();
         }
-        Update {
-            mp_unreach: Some(MpUnreach {
-                family,
-                withdrawn: Vec::new(),
-            }),
-            ..Update::default()
-        }
+        Update { mp_unreach: Some(MpUnreach { family, withdrawn: Vec::new() }), ..Update::default() }
     }
 
     /// The family this UPDATE is the End-of-RIB marker of, if it is one.
@@ -447,10 +391,7 @@ impl Update {
 
     /// All the prefixes this UPDATE withdraws, both fields together.
     pub fn withdrawn_prefixes(&self) -> impl Iterator<Item = IpNet> + '_ {
-        let mp = self
-            .mp_unreach
-            .iter()
-            .flat_map(|u| u.withdrawn.iter().copied());
+        let mp = self.mp_unreach.iter().flat_map(|u| u.withdrawn.iter().copied());
         self.withdrawn.iter().map(|p| IpNet::V4(*p)).chain(mp)
     }
 
@@ -468,24 +409,13 @@ impl Update {
     }
 
     fn body_len(&self, params: &CodecParams) -> usize {
-        let prefixes = |v: &[Ipv4Net]| {
-            v.iter()
-                .map(|p| nlri::encoded_len(p.prefix_len()))
-                .sum::<usize>()
-        };
+        let prefixes = |v: &[Ipv4Net]| v.iter().map(|p| nlri::encoded_len(p.prefix_len())).sum::<usize>();
         2 + prefixes(&self.withdrawn) + 2 + self.attributes_len(params) + prefixes(&self.nlri)
     }
 
     fn encode_body(&self, params: &CodecParams, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        let too_long = |len| EncodeError::TooLong {
-            len,
-            max: params.max_message_len,
-        };
-        let withdrawn_len: usize = self
-            .withdrawn
-            .iter()
-            .map(|p| nlri::encoded_len(p.prefix_len()))
-            .sum();
+        let too_long = |len| EncodeError::TooLong { len, max: params.max_message_len };
+        let withdrawn_len: usize = self.withdrawn.iter().map(|p| nlri::encoded_len(p.prefix_len())).sum();
         buf.put_u16(u16::try_from(withdrawn_len).map_err(|_| too_long(withdrawn_len))?);
         self.withdrawn.iter().for_each(|p| nlri::encode_v4(p, buf));
         let attributes_len = self.attributes_len(params);
@@ -505,32 +435,15 @@ impl Update {
 
     /// Decodes an UPDATE body under RFC 7606: `Err` only when the session must be reset.
     pub fn decode(body: &[u8], params: &CodecParams) -> Result<Update, Notification> {
-        Update::decode_report(body, params)
-            .map(|(u, _)| u)
-            .map_err(|e| e.notification)
+        Update::decode_report(body, params).map(|(u, _)| u).map_err(|e| e.notification)
     }
 
     /// Like [`Update::decode`], but also says what was wrong: `Err` is an error whose action is
     /// a session reset; `Ok((update, Some(error)))` is the strongest error the session survives
     /// (treat-as-withdraw, already applied to `update`, or attribute discard).
-    pub fn decode_report(
-        body: &[u8],
-        params: &CodecParams,
-    ) -> Result<(Update, Option<UpdateError>), UpdateError> {
-        let malformed = || {
-            UpdateError::new(
-                sub::MALFORMED_ATTRIBUTE_LIST,
-                Bytes::new(),
-                ErrorAction::SessionReset,
-            )
-        };
-        let invalid_network = || {
-            UpdateError::new(
-                sub::INVALID_NETWORK_FIELD,
-                Bytes::new(),
-                ErrorAction::SessionReset,
-            )
-        };
+    pub fn decode_report(body: &[u8], params: &CodecParams) -> Result<(Update, Option<UpdateError>), UpdateError> {
+        let malformed = || UpdateError::new(sub::MALFORMED_ATTRIBUTE_LIST, Bytes::new(), ErrorAction::SessionReset);
+        let invalid_network = || UpdateError::new(sub::INVALID_NETWORK_FIELD, Bytes::new(), ErrorAction::SessionReset);
         // RFC 4271 §6.3: lengths that run past the message are a Malformed Attribute List; no
         // field after them can be located (RFC 7606 §4 keeps this a session reset).
         let (withdrawn_bytes, rest) = split_u16_prefixed(body).ok_or_else(malformed)?;
@@ -563,11 +476,10 @@ impl Update {
         self.withdrawn.extend(nlri);
         if let Some(reach) = self.mp_reach.take() {
             if reach.family == Family::IPV4_UNICAST {
-                self.withdrawn
-                    .extend(reach.nlri.into_iter().filter_map(|p| match p {
-                        IpNet::V4(p) => Some(p),
-                        IpNet::V6(_) => None,
-                    }));
+                self.withdrawn.extend(reach.nlri.into_iter().filter_map(|p| match p {
+                    IpNet::V4(p) => Some(p),
+                    IpNet::V6(_) => None,
+                }));
             } else if !reach.nlri.is_empty() {
                 match &mut self.mp_unreach {
                     Some(u) if u.family == reach.family => u.withdrawn.extend(reach.nlri),
@@ -575,17 +487,12 @@ impl Update {
                         // One MP_UNREACH per UPDATE: IPv4 withdrawals it held move to the IPv4
                         // field; any other family it held had no decodable prefixes.
                         if let Some(u) = other.take() {
-                            self.withdrawn.extend(u.withdrawn.into_iter().filter_map(
-                                |p| match p {
-                                    IpNet::V4(p) => Some(p),
-                                    IpNet::V6(_) => None,
-                                },
-                            ));
+                            self.withdrawn.extend(u.withdrawn.into_iter().filter_map(|p| match p {
+                                IpNet::V4(p) => Some(p),
+                                IpNet::V6(_) => None,
+                            }));
                         }
-                        *other = Some(MpUnreach {
-                            family: reach.family,
-                            withdrawn: reach.nlri,
-                        });
+                        *other = Some(MpUnreach { family: reach.family, withdrawn: reach.nlri });
                     }
                 }
             }
@@ -614,19 +521,14 @@ fn check_mandatory(
     report: &mut ErrorReport,
 ) -> Result<(), UpdateError> {
     use attributes::type_code::{AS_PATH, NEXT_HOP, ORIGIN};
-    let announces =
-        !update.nlri.is_empty() || update.mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
+    let announces = !update.nlri.is_empty() || update.mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
     if !announces {
         return Ok(());
     }
     for code in [ORIGIN, AS_PATH, NEXT_HOP] {
         let needed = code != NEXT_HOP || !update.nlri.is_empty();
         if needed && !present.contains(code) {
-            report.record(
-                sub::MISSING_WELL_KNOWN_ATTRIBUTE,
-                &[code],
-                ErrorAction::TreatAsWithdraw,
-            )?;
+            report.record(sub::MISSING_WELL_KNOWN_ATTRIBUTE, &[code], ErrorAction::TreatAsWithdraw)?;
         }
     }
     Ok(())
@@ -664,14 +566,8 @@ pub(crate) mod tests {
     use crate::bgp::notification::update as upd;
     use tokio_util::codec::Decoder;
 
-    pub(crate) const P4: CodecParams = CodecParams {
-        four_octet_as: true,
-        max_message_len: 4096,
-    };
-    pub(crate) const P2: CodecParams = CodecParams {
-        four_octet_as: false,
-        max_message_len: 4096,
-    };
+    pub(crate) const P4: CodecParams = CodecParams { four_octet_as: true, max_message_len: 4096 };
+    pub(crate) const P2: CodecParams = CodecParams { four_octet_as: false, max_message_len: 4096 };
 
     /// Hex with `#` comments and any whitespace, as in tests/fixtures/wire.
     pub(crate) fn hex(s: &str) -> Vec<u8> {
@@ -681,10 +577,7 @@ pub(crate) mod tests {
             .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
             .collect();
         assert!(digits.len() % 2 == 0, "odd number of hex digits");
-        (0..digits.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
-            .collect()
+        (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap()).collect()
     }
 
     fn decode_one(bytes: &[u8], params: CodecParams) -> Result<Message, CodecError> {
@@ -698,11 +591,7 @@ pub(crate) mod tests {
     fn encode(msg: &Message, params: CodecParams) -> Vec<u8> {
         let mut buf = BytesMut::new();
         msg.encode(&params, &mut buf).unwrap();
-        assert_eq!(
-            buf.len(),
-            msg.encoded_len(&params),
-            "encoded_len disagrees with encode"
-        );
+        assert_eq!(buf.len(), msg.encoded_len(&params), "encoded_len disagrees with encode");
         buf.to_vec()
     }
 
@@ -737,40 +626,22 @@ pub(crate) mod tests {
         );
         assert_eq!(open.my_as, AS_TRANS);
         assert_eq!(open.asn(), 4_200_000_006);
-        assert_eq!(
-            open.families(),
-            vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]
-        );
+        assert_eq!(open.families(), vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
         assert!(open.supports_route_refresh() && open.supports_extended_message());
         assert_eq!(open.validate_basic(), Ok(()));
-        fixture(
-            include_str!("../../tests/fixtures/wire/rfc/open-as4.hex"),
-            P2,
-            Message::Open(open),
-        );
+        fixture(include_str!("../../tests/fixtures/wire/rfc/open-as4.hex"), P2, Message::Open(open));
     }
 
     #[test]
     fn rfc_open_without_capabilities() {
         let open = Open::new(65010, 0, Ipv4Addr::new(192, 0, 2, 1), vec![]);
-        assert_eq!(
-            (open.my_as, open.asn(), open.four_octet_as()),
-            (65010, 65010, None)
-        );
-        fixture(
-            include_str!("../../tests/fixtures/wire/rfc/open-no-capabilities.hex"),
-            P2,
-            Message::Open(open),
-        );
+        assert_eq!((open.my_as, open.asn(), open.four_octet_as()), (65010, 65010, None));
+        fixture(include_str!("../../tests/fixtures/wire/rfc/open-no-capabilities.hex"), P2, Message::Open(open));
     }
 
     #[test]
     fn rfc_keepalive_notification_route_refresh() {
-        fixture(
-            include_str!("../../tests/fixtures/wire/rfc/keepalive.hex"),
-            P2,
-            Message::Keepalive,
-        );
+        fixture(include_str!("../../tests/fixtures/wire/rfc/keepalive.hex"), P2, Message::Keepalive);
         let shutdown = Notification::cease_shutdown("maintenance");
         fixture(
             include_str!("../../tests/fixtures/wire/rfc/notification-cease-shutdown.hex"),
@@ -811,20 +682,9 @@ pub(crate) mod tests {
             nlri: vec![net4("10.46.46.46/32"), net4("10.46.46.47/32")],
             ..Default::default()
         };
-        fixture(
-            include_str!("../../tests/fixtures/wire/rfc/update-ipv4.hex"),
-            P4,
-            Message::Update(update),
-        );
-        let withdraw = Update {
-            withdrawn: vec![net4("10.46.46.46/32")],
-            ..Default::default()
-        };
-        fixture(
-            include_str!("../../tests/fixtures/wire/rfc/update-ipv4-withdraw.hex"),
-            P4,
-            Message::Update(withdraw),
-        );
+        fixture(include_str!("../../tests/fixtures/wire/rfc/update-ipv4.hex"), P4, Message::Update(update));
+        let withdraw = Update { withdrawn: vec![net4("10.46.46.46/32")], ..Default::default() };
+        fixture(include_str!("../../tests/fixtures/wire/rfc/update-ipv4-withdraw.hex"), P4, Message::Update(withdraw));
     }
 
     #[test]
@@ -839,23 +699,12 @@ pub(crate) mod tests {
             }),
             ..Default::default()
         };
-        fixture(
-            include_str!("../../tests/fixtures/wire/rfc/update-ipv6.hex"),
-            P4,
-            Message::Update(update),
-        );
+        fixture(include_str!("../../tests/fixtures/wire/rfc/update-ipv6.hex"), P4, Message::Update(update));
         let withdraw = Update {
-            mp_unreach: Some(MpUnreach {
-                family: Family::IPV6_UNICAST,
-                withdrawn: vec![net("2001:db8:46::46/128")],
-            }),
+            mp_unreach: Some(MpUnreach { family: Family::IPV6_UNICAST, withdrawn: vec![net("2001:db8:46::46/128")] }),
             ..Default::default()
         };
-        fixture(
-            include_str!("../../tests/fixtures/wire/rfc/update-ipv6-withdraw.hex"),
-            P4,
-            Message::Update(withdraw),
-        );
+        fixture(include_str!("../../tests/fixtures/wire/rfc/update-ipv6-withdraw.hex"), P4, Message::Update(withdraw));
     }
 
     #[test]
@@ -864,38 +713,18 @@ pub(crate) mod tests {
         let eor6 = Update::end_of_rib(Family::IPV6_UNICAST);
         assert_eq!(eor4.end_of_rib_family(), Some(Family::IPV4_UNICAST));
         assert_eq!(eor6.end_of_rib_family(), Some(Family::IPV6_UNICAST));
-        fixture(
-            include_str!("../../tests/fixtures/wire/rfc/update-eor-ipv4.hex"),
-            P4,
-            Message::Update(eor4),
-        );
-        fixture(
-            include_str!("../../tests/fixtures/wire/rfc/update-eor-ipv6.hex"),
-            P4,
-            Message::Update(eor6),
-        );
+        fixture(include_str!("../../tests/fixtures/wire/rfc/update-eor-ipv4.hex"), P4, Message::Update(eor4));
+        fixture(include_str!("../../tests/fixtures/wire/rfc/update-eor-ipv6.hex"), P4, Message::Update(eor6));
+        let not_eor = Update { withdrawn: vec![net4("10.0.0.0/8")], ..Default::default() };
+        assert_eq!(not_eor.end_of_rib_family(), None);
         let not_eor = Update {
-            withdrawn: vec![net4("10.0.0.0/8")],
+            mp_unreach: Some(MpUnreach { family: Family::IPV6_UNICAST, withdrawn: vec![net("::/0")] }),
             ..Default::default()
         };
         assert_eq!(not_eor.end_of_rib_family(), None);
-        let not_eor = Update {
-            mp_unreach: Some(MpUnreach {
-                family: Family::IPV6_UNICAST,
-                withdrawn: vec![net("::/0")],
-            }),
-            ..Default::default()
-        };
-        assert_eq!(not_eor.end_of_rib_family(), None);
-        let with_attrs = Update {
-            attributes: vip_attributes(),
-            ..Default::default()
-        };
+        let with_attrs = Update { attributes: vip_attributes(), ..Default::default() };
         assert_eq!(with_attrs.end_of_rib_family(), None);
-        let emptied = Update {
-            treat_as_withdraw: Some(Notification::new(3, 1, Bytes::new())),
-            ..Default::default()
-        };
+        let emptied = Update { treat_as_withdraw: Some(Notification::new(3, 1, Bytes::new())), ..Default::default() };
         assert_eq!(emptied.end_of_rib_family(), None);
     }
 
@@ -911,99 +740,43 @@ pub(crate) mod tests {
             nlri: vec![net4("198.51.100.0/24")],
             ..Default::default()
         };
-        fixture(
-            include_str!("../../tests/fixtures/wire/rfc/update-as4-to-old-peer.hex"),
-            P2,
-            Message::Update(update),
-        );
+        fixture(include_str!("../../tests/fixtures/wire/rfc/update-as4-to-old-peer.hex"), P2, Message::Update(update));
     }
 
     #[test]
     fn too_long_messages_are_refused_and_leave_no_bytes() {
         let update = Update {
             attributes: vip_attributes(),
-            withdrawn: (0..1100u32)
-                .map(|i| Ipv4Net::new(Ipv4Addr::from(i << 8), 24).unwrap())
-                .collect(),
+            withdrawn: (0..1100u32).map(|i| Ipv4Net::new(Ipv4Addr::from(i << 8), 24).unwrap()).collect(),
             ..Default::default()
         };
         let msg = Message::Update(update);
         let mut buf = BytesMut::from(&b"queued"[..]);
         let err = msg.encode(&P4, &mut buf).unwrap_err();
-        assert_eq!(
-            err,
-            EncodeError::TooLong {
-                len: msg.encoded_len(&P4),
-                max: 4096
-            }
-        );
+        assert_eq!(err, EncodeError::TooLong { len: msg.encoded_len(&P4), max: 4096 });
         assert_eq!(&buf[..], b"queued");
         let extended = CodecParams::negotiated(true, true);
         msg.encode(&extended, &mut buf).unwrap();
         assert_eq!(buf.len(), 6 + msg.encoded_len(&extended));
         // RFC 8654 §4: an OPEN stays within 4096 octets whatever was negotiated.
-        let big_caps = (0..20)
-            .map(|c| Capability::Unknown {
-                code: 100 + c,
-                value: Bytes::from(vec![0; 250]),
-            })
-            .collect();
+        let big_caps =
+            (0..20).map(|c| Capability::Unknown { code: 100 + c, value: Bytes::from(vec![0; 250]) }).collect();
         let open = Message::Open(Open::new(65010, 90, Ipv4Addr::new(192, 0, 2, 1), big_caps));
-        assert!(matches!(
-            open.encode(&extended, &mut BytesMut::new()),
-            Err(EncodeError::TooLong { max: 4096, .. })
-        ));
+        assert!(matches!(open.encode(&extended, &mut BytesMut::new()), Err(EncodeError::TooLong { max: 4096, .. })));
     }
 
     #[test]
     fn open_validate_basic() {
         let ok = Open::new(65010, 90, Ipv4Addr::new(192, 0, 2, 1), vec![]);
-        let check = |o: Open| {
-            o.validate_basic()
-                .map_err(|n| (n.code, n.subcode, n.data.to_vec()))
-        };
+        let check = |o: Open| o.validate_basic().map_err(|n| (n.code, n.subcode, n.data.to_vec()));
         assert_eq!(check(ok.clone()), Ok(()));
+        assert_eq!(check(Open { version: 3, ..ok.clone() }), Err((2, 1, vec![0, 4])));
+        assert_eq!(check(Open { hold_time: 2, ..ok.clone() }), Err((2, 6, vec![])));
+        assert_eq!(check(Open { hold_time: 3, ..ok.clone() }), Ok(()));
+        assert_eq!(check(Open { bgp_id: Ipv4Addr::UNSPECIFIED, ..ok.clone() }), Err((2, 3, vec![])));
+        assert_eq!(check(Open { my_as: 0, ..ok.clone() }), Err((2, 2, vec![])));
         assert_eq!(
-            check(Open {
-                version: 3,
-                ..ok.clone()
-            }),
-            Err((2, 1, vec![0, 4]))
-        );
-        assert_eq!(
-            check(Open {
-                hold_time: 2,
-                ..ok.clone()
-            }),
-            Err((2, 6, vec![]))
-        );
-        assert_eq!(
-            check(Open {
-                hold_time: 3,
-                ..ok.clone()
-            }),
-            Ok(())
-        );
-        assert_eq!(
-            check(Open {
-                bgp_id: Ipv4Addr::UNSPECIFIED,
-                ..ok.clone()
-            }),
-            Err((2, 3, vec![]))
-        );
-        assert_eq!(
-            check(Open {
-                my_as: 0,
-                ..ok.clone()
-            }),
-            Err((2, 2, vec![]))
-        );
-        assert_eq!(
-            check(Open {
-                my_as: AS_TRANS,
-                capabilities: vec![Capability::FourOctetAs(0)],
-                ..ok.clone()
-            }),
+            check(Open { my_as: AS_TRANS, capabilities: vec![Capability::FourOctetAs(0)], ..ok.clone() }),
             Err((2, 2, vec![]))
         );
     }
@@ -1047,23 +820,8 @@ pub(crate) mod tests {
         action: ErrorAction,
     }
 
-    fn case(
-        name: &'static str,
-        msg: Vec<u8>,
-        code: u8,
-        subcode: u8,
-        data: &[u8],
-        action: ErrorAction,
-    ) -> Case {
-        Case {
-            name,
-            msg,
-            params: P4,
-            code,
-            subcode,
-            data: data.to_vec(),
-            action,
-        }
+    fn case(name: &'static str, msg: Vec<u8>, code: u8, subcode: u8, data: &[u8], action: ErrorAction) -> Case {
+        Case { name, msg, params: P4, code, subcode, data: data.to_vec(), action }
     }
 
     /// One line per RFC 4271 §6 case: the message, then the NOTIFICATION (code, subcode, data)
@@ -1173,10 +931,7 @@ pub(crate) mod tests {
                     assert_eq!(u.treat_as_withdraw, None, "{}", c.name);
                     assert!(!u.nlri.is_empty(), "{}: routes must survive", c.name);
                 }
-                (action, other) => panic!(
-                    "{}: expected {action} with {expected:#}, got {other:?}",
-                    c.name
-                ),
+                (action, other) => panic!("{}: expected {action} with {expected:#}, got {other:?}", c.name),
             }
             // The same code, subcode, data and action through the reporting decoder.
             if c.msg[18] == msg_type::UPDATE && c.code == code::UPDATE_MESSAGE {
@@ -1185,15 +940,7 @@ pub(crate) mod tests {
                     Ok((_, Some(e))) => e,
                     Ok((u, None)) => panic!("{}: no error reported for {u:?}", c.name),
                 };
-                assert_eq!(
-                    err,
-                    UpdateError {
-                        notification: expected,
-                        action: c.action
-                    },
-                    "{}",
-                    c.name
-                );
+                assert_eq!(err, UpdateError { notification: expected, action: c.action }, "{}", c.name);
             }
         }
     }
@@ -1203,43 +950,27 @@ pub(crate) mod tests {
         // The same per-type length rules apply when a body is handed over directly.
         let borr = Message::decode(msg_type::ROUTE_REFRESH, &[0, 1, 1, 1, 0], &P4).unwrap_err();
         assert_eq!((borr.code, borr.subcode), (7, 1));
-        assert_eq!(
-            &borr.data[..],
-            &message(msg_type::ROUTE_REFRESH, &[0, 1, 1, 1, 0])[..]
-        );
+        assert_eq!(&borr.data[..], &message(msg_type::ROUTE_REFRESH, &[0, 1, 1, 1, 0])[..]);
         let n = Message::decode(msg_type::KEEPALIVE, &[1], &P4).unwrap_err();
         assert_eq!((n.code, n.subcode, &n.data[..]), (1, 2, &[0, 20][..]));
         assert_eq!(Message::decode(9, &[], &P4).unwrap_err(), bad_type(9));
-        assert_eq!(
-            Message::decode(msg_type::KEEPALIVE, &[], &P4),
-            Ok(Message::Keepalive)
-        );
+        assert_eq!(Message::decode(msg_type::KEEPALIVE, &[], &P4), Ok(Message::Keepalive));
         // RFC 7313 subtype octets are accepted on a well-sized refresh.
         let rr = Message::decode(msg_type::ROUTE_REFRESH, &[0, 2, 255, 1], &P4).unwrap();
-        assert_eq!(
-            rr,
-            Message::RouteRefresh(RouteRefresh::new(Family::IPV6_UNICAST))
-        );
+        assert_eq!(rr, Message::RouteRefresh(RouteRefresh::new(Family::IPV6_UNICAST)));
     }
 
     #[test]
     fn treat_as_withdraw_moves_every_announced_prefix() {
         let reach = hex("80 0e 1c 0002 01 10 20010db8000000000000000000000006 00 30 20010db80046");
         let unreach = hex("80 0f 0a 0002 01 30 20010db80047");
-        let body = update_body(
-            &[24, 10, 1, 1],
-            &[&reach, &unreach, &[0x40, 1, 1, 7], AS_PATH, NEXT_HOP],
-            NLRI,
-        );
+        let body = update_body(&[24, 10, 1, 1], &[&reach, &unreach, &[0x40, 1, 1, 7], AS_PATH, NEXT_HOP], NLRI);
         let (u, err) = Update::decode_report(&body, &P4).unwrap();
         assert_eq!(
             err.map(|e| (e.notification.subcode, e.action)),
             Some((upd::INVALID_ORIGIN_ATTRIBUTE, ErrorAction::TreatAsWithdraw))
         );
-        assert_eq!(
-            u.withdrawn,
-            vec![net4("10.1.1.0/24"), net4("10.46.46.46/32")]
-        );
+        assert_eq!(u.withdrawn, vec![net4("10.1.1.0/24"), net4("10.46.46.46/32")]);
         assert_eq!(u.nlri, vec![]);
         assert_eq!(u.mp_reach, None);
         assert_eq!(
@@ -1250,19 +981,13 @@ pub(crate) mod tests {
             })
         );
         assert_eq!(u.attributes, PathAttributes::default());
-        assert_eq!(
-            u.treat_as_withdraw.unwrap().subcode,
-            upd::INVALID_ORIGIN_ATTRIBUTE
-        );
+        assert_eq!(u.treat_as_withdraw.unwrap().subcode, upd::INVALID_ORIGIN_ATTRIBUTE);
         // A flags error on MP_REACH_NLRI itself still lets its NLRI be withdrawn.
         let mut bad_flags = reach.clone();
         bad_flags[0] = 0xc0;
         let body = update_body(&[], &[&bad_flags, ORIGIN, AS_PATH], &[]);
         let u = Update::decode(&body, &P4).unwrap();
-        assert_eq!(
-            u.mp_unreach.unwrap().withdrawn,
-            vec![net("2001:db8:46::/48")]
-        );
+        assert_eq!(u.mp_unreach.unwrap().withdrawn, vec![net("2001:db8:46::/48")]);
         // IPv4 in MP_REACH joins the IPv4 withdrawn field.
         let reach4 = hex("80 0e 0e 0001 01 04 c0000206 00 20 0a2e2e2e");
         let body = update_body(&[], &[&reach4, &[0x40, 1, 2, 0, 0], AS_PATH], &[]);
@@ -1273,19 +998,11 @@ pub(crate) mod tests {
     #[test]
     fn mp_reach_alone_needs_no_next_hop() {
         let reach = hex("80 0e 1c 0002 01 10 20010db8000000000000000000000006 00 30 20010db80046");
-        let (u, err) =
-            Update::decode_report(&update_body(&[], &[&reach, ORIGIN, AS_PATH], &[]), &P4).unwrap();
+        let (u, err) = Update::decode_report(&update_body(&[], &[&reach, ORIGIN, AS_PATH], &[]), &P4).unwrap();
         assert_eq!(err, None);
-        assert_eq!(
-            u.announced().collect::<Vec<_>>(),
-            vec![net("2001:db8:46::/48")]
-        );
+        assert_eq!(u.announced().collect::<Vec<_>>(), vec![net("2001:db8:46::/48")]);
         // A NEXT_HOP beside MP_REACH alone is ignored, even an invalid one (RFC 4760 §3).
-        let body = update_body(
-            &[],
-            &[&reach, ORIGIN, AS_PATH, &[0x40, 3, 4, 0, 0, 0, 0]],
-            &[],
-        );
+        let body = update_body(&[], &[&reach, ORIGIN, AS_PATH, &[0x40, 3, 4, 0, 0, 0, 0]], &[]);
         assert_eq!(Update::decode_report(&body, &P4).unwrap().1, None);
         // Withdrawals need no attributes at all.
         let body = update_body(&[32, 10, 46, 46, 46], &[], &[]);
@@ -1294,27 +1011,15 @@ pub(crate) mod tests {
 
     #[test]
     fn discarded_attributes_keep_the_route() {
-        let body = update_body(
-            &[],
-            &[
-                ORIGIN,
-                AS_PATH,
-                NEXT_HOP,
-                &[0x40, 6, 1, 0],
-                &[0xc0, 8, 4, 0xfd, 0xee, 0, 1],
-            ],
-            NLRI,
-        );
+        let body =
+            update_body(&[], &[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 6, 1, 0], &[0xc0, 8, 4, 0xfd, 0xee, 0, 1]], NLRI);
         let u = Update::decode(&body, &P4).unwrap();
         assert!(!u.attributes.atomic_aggregate);
         assert_eq!(u.attributes.communities, vec![0xfdee_0001]);
         assert_eq!(u.nlri, vec![net4("10.46.46.46/32")]);
         // The first copy of a duplicate wins.
         let body = update_body(&[], &[ORIGIN, AS_PATH, NEXT_HOP, &[0x40, 1, 1, 2]], NLRI);
-        assert_eq!(
-            Update::decode(&body, &P4).unwrap().attributes.origin,
-            Some(Origin::Igp)
-        );
+        assert_eq!(Update::decode(&body, &P4).unwrap().attributes.origin, Some(Origin::Igp));
     }
 
     #[test]
@@ -1330,37 +1035,21 @@ pub(crate) mod tests {
         // AS_PATH 65001 AS_TRANS 65002, AS4_PATH 4200000013 65002.
         let body = update_body(
             &[],
-            &[
-                ORIGIN,
-                &hex("40 02 08 02 03 fde9 5ba0 fdea"),
-                NEXT_HOP,
-                &hex("c0 11 0a 02 02 fa56ea0d 0000fdea"),
-            ],
+            &[ORIGIN, &hex("40 02 08 02 03 fde9 5ba0 fdea"), NEXT_HOP, &hex("c0 11 0a 02 02 fa56ea0d 0000fdea")],
             NLRI,
         );
         let u = Update::decode(&body, &P2).unwrap();
-        assert_eq!(
-            u.attributes.as_path,
-            Some(AsPath::sequence(vec![65001, 4_200_000_013, 65002]))
-        );
+        assert_eq!(u.attributes.as_path, Some(AsPath::sequence(vec![65001, 4_200_000_013, 65002])));
         assert_eq!(u.attributes.unknown, vec![]);
     }
 
     #[test]
     fn unknown_transitive_attributes_round_trip_with_partial() {
-        let body = update_body(
-            &[],
-            &[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 35, 4, 0, 0, 0xfd, 0xee]],
-            NLRI,
-        );
+        let body = update_body(&[], &[ORIGIN, AS_PATH, NEXT_HOP, &[0xc0, 35, 4, 0, 0, 0xfd, 0xee]], NLRI);
         let u = Update::decode(&body, &P4).unwrap();
         assert_eq!(
             u.attributes.unknown,
-            vec![RawAttribute {
-                flags: 0xe0,
-                type_code: 35,
-                value: Bytes::from_static(&[0, 0, 0xfd, 0xee])
-            }]
+            vec![RawAttribute { flags: 0xe0, type_code: 35, value: Bytes::from_static(&[0, 0, 0xfd, 0xee]) }]
         );
         let mut buf = BytesMut::new();
         Message::Update(u).encode(&P4, &mut buf).unwrap();
@@ -1369,21 +1058,10 @@ pub(crate) mod tests {
 
     #[test]
     fn sets_survive_in_as_path() {
-        let body = update_body(
-            &[],
-            &[
-                ORIGIN,
-                &hex("40 02 10 02 01 0000fdee 01 02 00000001 00000002"),
-                NEXT_HOP,
-            ],
-            NLRI,
-        );
+        let body = update_body(&[], &[ORIGIN, &hex("40 02 10 02 01 0000fdee 01 02 00000001 00000002"), NEXT_HOP], NLRI);
         let u = Update::decode(&body, &P4).unwrap();
         let path = u.attributes.as_path.unwrap();
-        assert_eq!(
-            path.segments,
-            vec![AsSegment::Sequence(vec![65006]), AsSegment::Set(vec![1, 2])]
-        );
+        assert_eq!(path.segments, vec![AsSegment::Sequence(vec![65006]), AsSegment::Set(vec![1, 2])]);
         assert_eq!(path.len(), 2);
     }
 }

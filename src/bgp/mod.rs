@@ -12,8 +12,8 @@ pub mod notification;
 pub mod session;
 
 pub use attributes::{
-    community_to_string, parse_community, AsPath, AsSegment, LargeCommunity, MpReach, MpUnreach,
-    Origin, PathAttributes, RawAttribute,
+    community_to_string, parse_community, AsPath, AsSegment, LargeCommunity, MpReach, MpUnreach, Origin,
+    PathAttributes, RawAttribute,
 };
 pub use capability::Capability;
 pub use codec::{BgpCodec, CodecError, CodecParams};

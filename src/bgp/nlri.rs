@@ -20,14 +20,8 @@ pub const AFI_IPV6: u16 = 2;
 pub const SAFI_UNICAST: u8 = 1;
 
 impl Family {
-    pub const IPV4_UNICAST: Family = Family {
-        afi: AFI_IPV4,
-        safi: SAFI_UNICAST,
-    };
-    pub const IPV6_UNICAST: Family = Family {
-        afi: AFI_IPV6,
-        safi: SAFI_UNICAST,
-    };
+    pub const IPV4_UNICAST: Family = Family { afi: AFI_IPV4, safi: SAFI_UNICAST };
+    pub const IPV6_UNICAST: Family = Family { afi: AFI_IPV6, safi: SAFI_UNICAST };
 
     pub const fn new(afi: u16, safi: u8) -> Family {
         Family { afi, safi }
@@ -105,11 +99,7 @@ pub fn encode_v6(prefix: &Ipv6Net, buf: &mut impl BufMut) {
 }
 
 /// Walks a prefix list, handing each (length, significant octets) to `f`. Never reads past `buf`.
-fn walk<'a>(
-    mut buf: &'a [u8],
-    max_len: u8,
-    mut f: impl FnMut(u8, &'a [u8]),
-) -> Result<(), NlriError> {
+fn walk<'a>(mut buf: &'a [u8], max_len: u8, mut f: impl FnMut(u8, &'a [u8])) -> Result<(), NlriError> {
     while let Some((&len, rest)) = buf.split_first() {
         if len > max_len {
             return Err(NlriError::PrefixTooLong { len, max: max_len });
@@ -132,9 +122,7 @@ fn v4_from(len: u8, octets: &[u8]) -> Ipv4Net {
     if let Some(dst) = a.get_mut(..octets.len()) {
         dst.copy_from_slice(octets);
     }
-    Ipv4Net::new(Ipv4Addr::from(a), len)
-        .map(|n| n.trunc())
-        .unwrap_or_default()
+    Ipv4Net::new(Ipv4Addr::from(a), len).map(|n| n.trunc()).unwrap_or_default()
 }
 
 fn v6_from(len: u8, octets: &[u8]) -> Ipv6Net {
@@ -142,9 +130,7 @@ fn v6_from(len: u8, octets: &[u8]) -> Ipv6Net {
     if let Some(dst) = a.get_mut(..octets.len()) {
         dst.copy_from_slice(octets);
     }
-    Ipv6Net::new(Ipv6Addr::from(a), len)
-        .map(|n| n.trunc())
-        .unwrap_or_default()
+    Ipv6Net::new(Ipv6Addr::from(a), len).map(|n| n.trunc()).unwrap_or_default()
 }
 
 /// Decodes an IPv4 prefix list (UPDATE withdrawn routes / NLRI fields). Host bits are cleared.
@@ -216,14 +202,8 @@ mod tests {
         encode(&net("10.1.1.255/25"), &mut b);
         assert_eq!(&b[..], &[25, 10, 1, 1, 128]);
         // A peer that leaves garbage in the trailing bits of the last octet.
-        assert_eq!(
-            decode_v4(&[25, 10, 1, 1, 0xff]).unwrap(),
-            vec!["10.1.1.128/25".parse().unwrap()]
-        );
-        assert_eq!(
-            decode_v6(&[9, 0x20, 0xff]).unwrap(),
-            vec!["2080::/9".parse().unwrap()]
-        );
+        assert_eq!(decode_v4(&[25, 10, 1, 1, 0xff]).unwrap(), vec!["10.1.1.128/25".parse().unwrap()]);
+        assert_eq!(decode_v6(&[9, 0x20, 0xff]).unwrap(), vec!["2080::/9".parse().unwrap()]);
     }
 
     #[test]
@@ -231,40 +211,20 @@ mod tests {
         let v4 = decode_v4(&[32, 10, 46, 46, 46, 0, 8, 10]).unwrap();
         assert_eq!(
             v4,
-            vec![
-                "10.46.46.46/32".parse().unwrap(),
-                "0.0.0.0/0".parse().unwrap(),
-                "10.0.0.0/8".parse().unwrap()
-            ]
+            vec!["10.46.46.46/32".parse().unwrap(), "0.0.0.0/0".parse().unwrap(), "10.0.0.0/8".parse().unwrap()]
         );
         assert_eq!(decode_v4(&[]).unwrap(), vec![]);
-        let any = decode(
-            Family::IPV6_UNICAST,
-            &[128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-        )
-        .unwrap();
+        let any = decode(Family::IPV6_UNICAST, &[128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]).unwrap();
         assert_eq!(any, vec![net("::1/128")]);
     }
 
     #[test]
     fn rejects_bad_lengths_and_truncation() {
-        assert_eq!(
-            decode_v4(&[33, 1, 2, 3, 4, 5]),
-            Err(NlriError::PrefixTooLong { len: 33, max: 32 })
-        );
-        assert_eq!(
-            decode_v6(&[129]),
-            Err(NlriError::PrefixTooLong { len: 129, max: 128 })
-        );
+        assert_eq!(decode_v4(&[33, 1, 2, 3, 4, 5]), Err(NlriError::PrefixTooLong { len: 33, max: 32 }));
+        assert_eq!(decode_v6(&[129]), Err(NlriError::PrefixTooLong { len: 129, max: 128 }));
         assert_eq!(decode_v4(&[24, 10, 1]), Err(NlriError::Truncated));
-        assert_eq!(
-            decode_v4(&[32, 10, 46, 46, 46, 8]),
-            Err(NlriError::Truncated)
-        );
-        assert_eq!(
-            decode(Family::new(1, 128), &[]),
-            Err(NlriError::UnsupportedFamily(Family::new(1, 128)))
-        );
+        assert_eq!(decode_v4(&[32, 10, 46, 46, 46, 8]), Err(NlriError::Truncated));
+        assert_eq!(decode(Family::new(1, 128), &[]), Err(NlriError::UnsupportedFamily(Family::new(1, 128))));
     }
 
     #[test]

@@ -115,28 +115,20 @@ pub fn subcode_name(code: u8, subcode: u8) -> Option<&'static str> {
     Some(match (code, subcode) {
         (code::FSM, UNSPECIFIC) => "Unspecified Error",
         (_, UNSPECIFIC) => "Unspecific",
-        (code::MESSAGE_HEADER, header::CONNECTION_NOT_SYNCHRONIZED) => {
-            "Connection Not Synchronized"
-        }
+        (code::MESSAGE_HEADER, header::CONNECTION_NOT_SYNCHRONIZED) => "Connection Not Synchronized",
         (code::MESSAGE_HEADER, header::BAD_MESSAGE_LENGTH) => "Bad Message Length",
         (code::MESSAGE_HEADER, header::BAD_MESSAGE_TYPE) => "Bad Message Type",
         (code::OPEN_MESSAGE, open::UNSUPPORTED_VERSION_NUMBER) => "Unsupported Version Number",
         (code::OPEN_MESSAGE, open::BAD_PEER_AS) => "Bad Peer AS",
         (code::OPEN_MESSAGE, open::BAD_BGP_IDENTIFIER) => "Bad BGP Identifier",
-        (code::OPEN_MESSAGE, open::UNSUPPORTED_OPTIONAL_PARAMETER) => {
-            "Unsupported Optional Parameter"
-        }
+        (code::OPEN_MESSAGE, open::UNSUPPORTED_OPTIONAL_PARAMETER) => "Unsupported Optional Parameter",
         (code::OPEN_MESSAGE, open::AUTHENTICATION_FAILURE) => "Authentication Failure",
         (code::OPEN_MESSAGE, open::UNACCEPTABLE_HOLD_TIME) => "Unacceptable Hold Time",
         (code::OPEN_MESSAGE, open::UNSUPPORTED_CAPABILITY) => "Unsupported Capability",
         (code::OPEN_MESSAGE, open::ROLE_MISMATCH) => "Role Mismatch",
         (code::UPDATE_MESSAGE, update::MALFORMED_ATTRIBUTE_LIST) => "Malformed Attribute List",
-        (code::UPDATE_MESSAGE, update::UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE) => {
-            "Unrecognized Well-known Attribute"
-        }
-        (code::UPDATE_MESSAGE, update::MISSING_WELL_KNOWN_ATTRIBUTE) => {
-            "Missing Well-known Attribute"
-        }
+        (code::UPDATE_MESSAGE, update::UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE) => "Unrecognized Well-known Attribute",
+        (code::UPDATE_MESSAGE, update::MISSING_WELL_KNOWN_ATTRIBUTE) => "Missing Well-known Attribute",
         (code::UPDATE_MESSAGE, update::ATTRIBUTE_FLAGS_ERROR) => "Attribute Flags Error",
         (code::UPDATE_MESSAGE, update::ATTRIBUTE_LENGTH_ERROR) => "Attribute Length Error",
         (code::UPDATE_MESSAGE, update::INVALID_ORIGIN_ATTRIBUTE) => "Invalid ORIGIN Attribute",
@@ -145,15 +137,9 @@ pub fn subcode_name(code: u8, subcode: u8) -> Option<&'static str> {
         (code::UPDATE_MESSAGE, update::OPTIONAL_ATTRIBUTE_ERROR) => "Optional Attribute Error",
         (code::UPDATE_MESSAGE, update::INVALID_NETWORK_FIELD) => "Invalid Network Field",
         (code::UPDATE_MESSAGE, update::MALFORMED_AS_PATH) => "Malformed AS_PATH",
-        (code::FSM, fsm::UNEXPECTED_MESSAGE_IN_OPEN_SENT) => {
-            "Receive Unexpected Message in OpenSent State"
-        }
-        (code::FSM, fsm::UNEXPECTED_MESSAGE_IN_OPEN_CONFIRM) => {
-            "Receive Unexpected Message in OpenConfirm State"
-        }
-        (code::FSM, fsm::UNEXPECTED_MESSAGE_IN_ESTABLISHED) => {
-            "Receive Unexpected Message in Established State"
-        }
+        (code::FSM, fsm::UNEXPECTED_MESSAGE_IN_OPEN_SENT) => "Receive Unexpected Message in OpenSent State",
+        (code::FSM, fsm::UNEXPECTED_MESSAGE_IN_OPEN_CONFIRM) => "Receive Unexpected Message in OpenConfirm State",
+        (code::FSM, fsm::UNEXPECTED_MESSAGE_IN_ESTABLISHED) => "Receive Unexpected Message in Established State",
         (code::CEASE, cease::MAXIMUM_PREFIXES_REACHED) => "Maximum Number of Prefixes Reached",
         (code::CEASE, cease::ADMINISTRATIVE_SHUTDOWN) => "Administrative Shutdown",
         (code::CEASE, cease::PEER_DECONFIGURED) => "Peer De-configured",
@@ -171,11 +157,7 @@ pub fn subcode_name(code: u8, subcode: u8) -> Option<&'static str> {
 
 impl Notification {
     pub fn new(code: u8, subcode: u8, data: impl Into<Bytes>) -> Notification {
-        Notification {
-            code,
-            subcode,
-            data: data.into(),
-        }
+        Notification { code, subcode, data: data.into() }
     }
 
     /// Cease with a subcode and no data.
@@ -191,19 +173,15 @@ impl Notification {
     /// a length octet then UTF-8, cut to 255 octets on a character boundary. An empty message
     /// sends no data at all, which every implementation understands.
     pub fn cease_shutdown(msg: &str) -> Notification {
-        Notification::new(
-            code::CEASE,
-            cease::ADMINISTRATIVE_SHUTDOWN,
-            shutdown_communication(msg),
-        )
+        Notification::new(code::CEASE, cease::ADMINISTRATIVE_SHUTDOWN, shutdown_communication(msg))
     }
 
     /// The Shutdown Communication of a Cease / Administrative Shutdown or Administrative Reset.
     /// None when there is none, or when it is malformed (bad length, invalid UTF-8): RFC 9003 §5
     /// says a malformed one must not be shown verbatim.
     pub fn shutdown_message(&self) -> Option<String> {
-        let shutdown_or_reset = self.subcode == cease::ADMINISTRATIVE_SHUTDOWN
-            || self.subcode == cease::ADMINISTRATIVE_RESET;
+        let shutdown_or_reset =
+            self.subcode == cease::ADMINISTRATIVE_SHUTDOWN || self.subcode == cease::ADMINISTRATIVE_RESET;
         if self.code != code::CEASE || !shutdown_or_reset {
             return None;
         }
@@ -229,11 +207,7 @@ impl Notification {
     /// Decodes a NOTIFICATION body. Unknown codes are kept: the session ends either way.
     pub fn decode_body(body: &[u8]) -> Option<Notification> {
         match body {
-            [code, subcode, data @ ..] => Some(Notification::new(
-                *code,
-                *subcode,
-                Bytes::copy_from_slice(data),
-            )),
+            [code, subcode, data @ ..] => Some(Notification::new(*code, *subcode, Bytes::copy_from_slice(data))),
             _ => None,
         }
     }
@@ -269,10 +243,7 @@ impl fmt::Display for Notification {
             Some(name) => f.write_str(name)?,
             None => write!(f, "code {}", self.code)?,
         }
-        let has_subcodes = !matches!(
-            self.code,
-            code::HOLD_TIMER_EXPIRED | code::SEND_HOLD_TIMER_EXPIRED
-        );
+        let has_subcodes = !matches!(self.code, code::HOLD_TIMER_EXPIRED | code::SEND_HOLD_TIMER_EXPIRED);
         if has_subcodes || self.subcode != UNSPECIFIC {
             match self.subcode_name() {
                 Some(name) => write!(f, "/{name}")?,
@@ -343,10 +314,7 @@ impl UpdateError {
         // The data of some errors is a whole attribute, which can be larger than the NOTIFICATION
         // that must carry it; a truncated copy still tells the operator what was wrong.
         data.truncate(MAX_DATA_LEN);
-        UpdateError {
-            notification: Notification::new(code::UPDATE_MESSAGE, subcode, data),
-            action,
-        }
+        UpdateError { notification: Notification::new(code::UPDATE_MESSAGE, subcode, data), action }
     }
 }
 
@@ -364,42 +332,18 @@ mod tests {
 
     #[test]
     fn display_names_code_and_subcode() {
-        assert_eq!(
-            Notification::cease(cease::ADMINISTRATIVE_SHUTDOWN).to_string(),
-            "Cease/Administrative Shutdown"
-        );
-        assert_eq!(
-            Notification::hold_timer_expired().to_string(),
-            "Hold Timer Expired"
-        );
-        assert_eq!(
-            Notification::new(3, 11, Bytes::new()).to_string(),
-            "UPDATE Message Error/Malformed AS_PATH"
-        );
-        assert_eq!(
-            Notification::new(2, 0, Bytes::new()).to_string(),
-            "OPEN Message Error/Unspecific"
-        );
-        assert_eq!(
-            Notification::new(5, 0, Bytes::new()).to_string(),
-            "Finite State Machine Error/Unspecified Error"
-        );
+        assert_eq!(Notification::cease(cease::ADMINISTRATIVE_SHUTDOWN).to_string(), "Cease/Administrative Shutdown");
+        assert_eq!(Notification::hold_timer_expired().to_string(), "Hold Timer Expired");
+        assert_eq!(Notification::new(3, 11, Bytes::new()).to_string(), "UPDATE Message Error/Malformed AS_PATH");
+        assert_eq!(Notification::new(2, 0, Bytes::new()).to_string(), "OPEN Message Error/Unspecific");
+        assert_eq!(Notification::new(5, 0, Bytes::new()).to_string(), "Finite State Machine Error/Unspecified Error");
         assert_eq!(
             Notification::new(5, 3, Bytes::new()).to_string(),
             "Finite State Machine Error/Receive Unexpected Message in Established State"
         );
-        assert_eq!(
-            Notification::new(6, 42, Bytes::new()).to_string(),
-            "Cease/subcode 42"
-        );
-        assert_eq!(
-            Notification::new(99, 1, Bytes::new()).to_string(),
-            "code 99/subcode 1"
-        );
-        assert_eq!(
-            Notification::new(4, 1, Bytes::new()).to_string(),
-            "Hold Timer Expired/subcode 1"
-        );
+        assert_eq!(Notification::new(6, 42, Bytes::new()).to_string(), "Cease/subcode 42");
+        assert_eq!(Notification::new(99, 1, Bytes::new()).to_string(), "code 99/subcode 1");
+        assert_eq!(Notification::new(4, 1, Bytes::new()).to_string(), "Hold Timer Expired/subcode 1");
     }
 
     #[test]
@@ -423,15 +367,9 @@ mod tests {
     #[test]
     fn alternate_display_shows_data() {
         let n = Notification::cease_shutdown("upgrade to 2.0");
-        assert_eq!(
-            format!("{n:#}"),
-            "Cease/Administrative Shutdown: \"upgrade to 2.0\""
-        );
+        assert_eq!(format!("{n:#}"), "Cease/Administrative Shutdown: \"upgrade to 2.0\"");
         let n = Notification::new(1, 2, vec![0x10, 0x01]);
-        assert_eq!(
-            format!("{n:#}"),
-            "Message Header Error/Bad Message Length: data 1001"
-        );
+        assert_eq!(format!("{n:#}"), "Message Header Error/Bad Message Length: data 1001");
     }
 
     #[test]
@@ -459,24 +397,10 @@ mod tests {
     #[test]
     fn malformed_shutdown_communication_is_not_shown() {
         // Length beyond the data, invalid UTF-8, wrong subcode.
-        assert_eq!(
-            Notification::new(6, 2, vec![5, b'a']).shutdown_message(),
-            None
-        );
-        assert_eq!(
-            Notification::new(6, 2, vec![2, 0xff, 0xfe]).shutdown_message(),
-            None
-        );
-        assert_eq!(
-            Notification::new(6, 3, vec![1, b'a']).shutdown_message(),
-            None
-        );
-        assert_eq!(
-            Notification::new(6, 4, vec![1, b'a'])
-                .shutdown_message()
-                .as_deref(),
-            Some("a")
-        );
+        assert_eq!(Notification::new(6, 2, vec![5, b'a']).shutdown_message(), None);
+        assert_eq!(Notification::new(6, 2, vec![2, 0xff, 0xfe]).shutdown_message(), None);
+        assert_eq!(Notification::new(6, 3, vec![1, b'a']).shutdown_message(), None);
+        assert_eq!(Notification::new(6, 4, vec![1, b'a']).shutdown_message().as_deref(), Some("a"));
     }
 
     #[test]
@@ -492,15 +416,8 @@ mod tests {
 
     #[test]
     fn update_error_data_is_capped() {
-        let e = UpdateError::new(
-            update::OPTIONAL_ATTRIBUTE_ERROR,
-            vec![0u8; 70_000],
-            ErrorAction::SessionReset,
-        );
+        let e = UpdateError::new(update::OPTIONAL_ATTRIBUTE_ERROR, vec![0u8; 70_000], ErrorAction::SessionReset);
         assert_eq!(e.notification.data.len(), MAX_DATA_LEN);
-        assert_eq!(
-            e.to_string(),
-            "UPDATE Message Error/Optional Attribute Error (session reset)"
-        );
+        assert_eq!(e.to_string(), "UPDATE Message Error/Optional Attribute Error (session reset)");
     }
 }

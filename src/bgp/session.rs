@@ -108,10 +108,24 @@ pub fn spawn_peer(peer: PeerConfig, local_as: u32, router_id: Ipv4Addr) -> PeerH
 
 type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
+// Each value moves once, straight into the writer: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Outgoing {
     Message(Message),
     /// Negotiation changed the wire format (4-octet AS, extended messages) from here on.
     Params(CodecParams),
+}
+
+/// Why the peer task woke up; owned, so handling it may borrow the task mutably.
+#[allow(clippy::large_enum_variant)]
+enum Wake {
+    Frame(Option<Result<Message, CodecError>>),
+    WriterFinished(Result<(), CodecError>),
+    Command(Option<PeerCommand>),
+    Connected(io::Result<TcpStream>),
+    Timer,
+    /// The writer queue has room (false: the writer is gone).
+    Writable(bool),
 }
 
 struct Connection {
@@ -194,44 +208,46 @@ impl PeerTask {
         loop {
             let deadline = self.fsm.poll_timeout();
             let has_output = self.has_output();
-            let event = tokio::select! {
+            let wake = tokio::select! {
                 // Reading first: a KEEPALIVE already in the socket must count before our hold
                 // timer is judged.
                 biased;
-                frame = next_frame(&mut self.connection) => match frame {
-                    Some(Ok(message)) => {
-                        if matches!(message, Message::Update(_)) {
-                            self.status.send_modify(|s| s.updates_received += 1);
-                        }
-                        Some(Event::Received(message))
+                wake = connection_wake(&mut self.connection, has_output) => wake,
+                command = self.commands.recv() => Wake::Command(command),
+                result = connect_progress(&mut self.connecting) => Wake::Connected(result),
+                _ = sleep_until(deadline), if deadline.is_some() => Wake::Timer,
+            };
+            let event = match wake {
+                Wake::Frame(Some(Ok(message))) => {
+                    if matches!(message, Message::Update(_)) {
+                        self.status.send_modify(|s| s.updates_received += 1);
                     }
-                    Some(Err(CodecError::Notify(notification))) => Some(Event::DecodeError(notification)),
-                    Some(Err(error)) => {
-                        debug!(peer = %self.peer.name, %error, "read failed");
-                        Some(Event::TcpFailed)
-                    }
-                    None => Some(Event::TcpFailed),
-                },
-                result = writer_finished(&mut self.connection) => {
+                    Some(Event::Received(message))
+                }
+                Wake::Frame(Some(Err(CodecError::Notify(notification)))) => Some(Event::DecodeError(notification)),
+                Wake::Frame(Some(Err(error))) => {
+                    debug!(peer = %self.peer.name, %error, "read failed");
+                    Some(Event::TcpFailed)
+                }
+                Wake::Frame(None) => Some(Event::TcpFailed),
+                Wake::WriterFinished(result) => {
                     if let Err(error) = result {
                         debug!(peer = %self.peer.name, %error, "write failed");
                     }
                     Some(Event::TcpFailed)
-                },
-                command = self.commands.recv() => match command {
-                    Some(PeerCommand::Shutdown { message, done }) => {
-                        self.shutdown(message).await;
-                        let _ = done.send(());
-                        return;
-                    }
-                    Some(command) => self.command(command),
-                    // The speaker is gone: nothing will ever be announced again.
-                    None => {
-                        self.shutdown("rhi stopped".to_string()).await;
-                        return;
-                    }
-                },
-                result = connect_progress(&mut self.connecting) => {
+                }
+                Wake::Command(Some(PeerCommand::Shutdown { message, done })) => {
+                    self.shutdown(message).await;
+                    let _ = done.send(());
+                    return;
+                }
+                Wake::Command(Some(command)) => self.command(command),
+                // The speaker is gone: nothing will ever be announced again.
+                Wake::Command(None) => {
+                    self.shutdown("rhi stopped".to_string()).await;
+                    return;
+                }
+                Wake::Connected(result) => {
                     self.connecting = None;
                     match result {
                         Ok(stream) => self.adopt(stream, false),
@@ -240,18 +256,17 @@ impl PeerTask {
                             Some(Event::TcpFailed)
                         }
                     }
-                },
-                _ = sleep_until(deadline), if deadline.is_some() => {
+                }
+                Wake::Timer => {
                     let actions = self.fsm.handle_timeout(Instant::now());
                     self.apply(actions);
                     None
-                },
-                permit = reserve(&self.connection), if has_output => {
-                    if let Some(permit) = permit {
-                        self.send_next(permit);
-                    }
+                }
+                Wake::Writable(true) => {
+                    self.send_next();
                     None
-                },
+                }
+                Wake::Writable(false) => None,
             };
             if let Some(event) = event {
                 let actions = self.fsm.handle(Instant::now(), event);
@@ -317,8 +332,8 @@ impl PeerTask {
     /// router's BGP identifier is known: the higher identifier's connection survives.
     fn resolve_collision(&mut self, inbound: TcpStream, remote_id: Ipv4Addr) -> Option<Event> {
         let current_is_local = self.connection.as_ref().is_some_and(|c| !c.inbound);
-        let keep_current =
-            collision_keeps_local_with_as(self.router_id, self.local_as, remote_id, self.peer.remote_as) == current_is_local;
+        let keep_current = collision_keeps_local_with_as(self.router_id, self.local_as, remote_id, self.peer.remote_as)
+            == current_is_local;
         if keep_current {
             info!(peer = %self.peer.name, "connection collision: keeping the existing connection");
             reject(inbound, collision_notification());
@@ -538,13 +553,17 @@ impl PeerTask {
         }
     }
 
-    fn send_next(&mut self, permit: mpsc::Permit<'_, Outgoing>) {
+    /// Moves one message into the writer queue, FSM messages first. Called when the queue has
+    /// room; this task is its only producer, so the room is still there.
+    fn send_next(&mut self) {
+        if self.urgent.is_empty() && self.outbox.is_empty() {
+            self.fill_outbox();
+        }
+        let Some(connection) = &self.connection else { return };
+        let Ok(permit) = connection.writer.try_reserve() else { return };
         if let Some(item) = self.urgent.pop_front() {
             permit.send(item);
             return;
-        }
-        if self.outbox.is_empty() {
-            self.fill_outbox();
         }
         if let Some(update) = self.outbox.pop_front() {
             self.status.send_modify(|s| s.updates_sent += 1);
@@ -583,8 +602,10 @@ impl PeerTask {
         self.outbox.clear();
         if self.session.is_some() {
             while !self.urgent.is_empty() || !self.outbox.is_empty() || self.rib.pending() > 0 {
-                let Some(permit) = reserve(&self.connection).await else { break };
-                self.send_next(permit);
+                if !writable(&self.connection).await {
+                    break;
+                }
+                self.send_next();
             }
             info!(peer = %self.peer.name, "routes withdrawn");
         }
@@ -595,8 +616,8 @@ impl PeerTask {
                 Action::Send(message) => self.urgent.push_back(Outgoing::Message(message)),
                 Action::Close => {
                     if let Some(connection) = self.connection.take() {
-                        for message in self.urgent.drain(..) {
-                            if connection.writer.send(Outgoing::Message(message)).await.is_err() {
+                        for item in self.urgent.drain(..) {
+                            if connection.writer.send(item).await.is_err() {
                                 break;
                             }
                         }
@@ -635,9 +656,9 @@ async fn write_loop(
         while let Ok(item) = queue.try_recv() {
             feed(&mut sink, item).await?;
         }
-        sink.flush().await?;
+        SinkExt::<Message>::flush(&mut sink).await?;
     }
-    sink.close().await
+    SinkExt::<Message>::close(&mut sink).await
 }
 
 async fn feed(sink: &mut FramedWrite<OwnedWriteHalf, BgpCodec>, item: Outgoing) -> Result<(), CodecError> {
@@ -650,20 +671,18 @@ async fn feed(sink: &mut FramedWrite<OwnedWriteHalf, BgpCodec>, item: Outgoing) 
     }
 }
 
-async fn next_frame(connection: &mut Option<Connection>) -> Option<Result<Message, CodecError>> {
-    match connection {
-        Some(connection) => connection.reader.next().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn writer_finished(connection: &mut Option<Connection>) -> Result<(), CodecError> {
-    match connection {
-        Some(connection) => match (&mut connection.writer_task).await {
+/// Whatever happens first on the connection: a frame, the writer ending, or room to write.
+async fn connection_wake(connection: &mut Option<Connection>, want_write: bool) -> Wake {
+    let Some(connection) = connection else { return std::future::pending().await };
+    tokio::select! {
+        biased;
+        frame = connection.reader.next() => Wake::Frame(frame),
+        result = &mut connection.writer_task => Wake::WriterFinished(match result {
+            // The writer only ends on its own when the socket failed or closed.
             Ok(result) => result.and(Err(CodecError::Io(io::ErrorKind::BrokenPipe.into()))),
             Err(_) => Err(CodecError::Io(io::ErrorKind::BrokenPipe.into())),
-        },
-        None => std::future::pending().await,
+        }),
+        room = connection.writer.reserve(), if want_write => Wake::Writable(room.is_ok()),
     }
 }
 
@@ -674,9 +693,10 @@ async fn connect_progress(connecting: &mut Option<ConnectFuture>) -> io::Result<
     }
 }
 
-async fn reserve(connection: &Option<Connection>) -> Option<mpsc::Permit<'_, Outgoing>> {
+/// Waits for room in the writer queue without taking it (the permit would borrow the task).
+async fn writable(connection: &Option<Connection>) -> bool {
     match connection {
-        Some(connection) => connection.writer.reserve().await.ok(),
+        Some(connection) => connection.writer.reserve().await.is_ok(),
         None => std::future::pending().await,
     }
 }

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use super::error::ConfigError;
 use super::locate::YamlPath;
-use super::raw::{
-    DurationText, Int, OneOrMany, RawCheck, RawExec, RawHaproxy, RawHttp, RawTcp, Text,
-};
+use super::raw::{DurationText, Int, OneOrMany, RawCheck, RawExec, RawHaproxy, RawHttp, RawTcp, Text};
 use super::resolve::{item_path, Ctx};
 use super::values;
 use super::{CheckConfig, CheckKind, HaproxyCheck};
@@ -30,36 +28,18 @@ pub(crate) fn resolve(
     let mut out = BTreeMap::new();
     for (name, check) in raw.into_iter().flatten() {
         let path = base.key(name);
-        ctx.at(
-            &path,
-            values::name(name).map_err(|e| format!("check name {e}")),
-        )?;
+        ctx.at(&path, values::name(name).map_err(|e| format!("check name {e}")))?;
         out.insert(name.clone(), resolve_one(ctx, &path, name, check)?);
     }
     Ok(out)
 }
 
-fn resolve_one(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    name: &str,
-    raw: &RawCheck,
-) -> Result<CheckConfig, ConfigError> {
+fn resolve_one(ctx: &Ctx<'_>, path: &YamlPath, name: &str, raw: &RawCheck) -> Result<CheckConfig, ConfigError> {
     let kind = kind(ctx, path, name, raw)?;
-    let interval = positive_duration(
-        ctx,
-        &path.key("interval"),
-        raw.interval.as_ref(),
-        DEFAULT_INTERVAL,
-    )?;
+    let interval = positive_duration(ctx, &path.key("interval"), raw.interval.as_ref(), DEFAULT_INTERVAL)?;
     // The default must not exceed a short explicit interval: that is not the user's mistake.
     let fast_default = DEFAULT_FAST_INTERVAL.min(interval);
-    let fast_interval = positive_duration(
-        ctx,
-        &path.key("fast_interval"),
-        raw.fast_interval.as_ref(),
-        fast_default,
-    )?;
+    let fast_interval = positive_duration(ctx, &path.key("fast_interval"), raw.fast_interval.as_ref(), fast_default)?;
     if fast_interval > interval {
         return Err(ctx.error(
             &path.key("fast_interval"),
@@ -75,12 +55,7 @@ fn resolve_one(
         kind,
         interval,
         fast_interval,
-        timeout: positive_duration(
-            ctx,
-            &path.key("timeout"),
-            raw.timeout.as_ref(),
-            DEFAULT_TIMEOUT,
-        )?,
+        timeout: positive_duration(ctx, &path.key("timeout"), raw.timeout.as_ref(), DEFAULT_TIMEOUT)?,
         rise: count(ctx, &path.key("rise"), raw.rise.as_ref(), DEFAULT_RISE)?,
         fall: count(ctx, &path.key("fall"), raw.fall.as_ref(), DEFAULT_FALL)?,
     })
@@ -99,45 +74,21 @@ fn positive_duration(
     Ok(d)
 }
 
-fn count(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    raw: Option<&Int>,
-    default: u32,
-) -> Result<u32, ConfigError> {
+fn count(ctx: &Ctx<'_>, path: &YamlPath, raw: Option<&Int>, default: u32) -> Result<u32, ConfigError> {
     ctx.opt(raw, path, default, |v| values::positive_count(*v))
 }
 
 /// Exactly one of the kind keys: a check with two would have to pick one silently.
-fn kind(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    name: &str,
-    raw: &RawCheck,
-) -> Result<CheckKind, ConfigError> {
-    let present = [
-        raw.haproxy.is_some(),
-        raw.http.is_some(),
-        raw.tcp.is_some(),
-        raw.exec.is_some(),
-    ];
-    let mut given: Vec<&str> = KINDS
-        .iter()
-        .zip(present)
-        .filter_map(|(k, p)| p.then_some(*k))
-        .collect();
+fn kind(ctx: &Ctx<'_>, path: &YamlPath, name: &str, raw: &RawCheck) -> Result<CheckKind, ConfigError> {
+    let present = [raw.haproxy.is_some(), raw.http.is_some(), raw.tcp.is_some(), raw.exec.is_some()];
+    let mut given: Vec<&str> = KINDS.iter().zip(present).filter_map(|(k, p)| p.then_some(*k)).collect();
     // Named in the order written, so the error points at the one that came second.
     given.sort_by_key(|k| ctx.index.position(&path.key(k)));
     match given.as_slice() {
-        [] => Err(ctx.error(
-            path,
-            format!("check `{name}` has no kind: give exactly one of haproxy, http, tcp, exec"),
-        )),
+        [] => Err(ctx.error(path, format!("check `{name}` has no kind: give exactly one of haproxy, http, tcp, exec"))),
         [_] => one_kind(ctx, path, raw),
-        [first, second, ..] => Err(ctx.error(
-            &path.key(second),
-            format!("check `{name}` has both {first} and {second}: give exactly one kind"),
-        )),
+        [first, second, ..] => Err(ctx
+            .error(&path.key(second), format!("check `{name}` has both {first} and {second}: give exactly one kind"))),
     }
 }
 
@@ -152,11 +103,7 @@ fn one_kind(ctx: &Ctx<'_>, path: &YamlPath, raw: &RawCheck) -> Result<CheckKind,
         return tcp(ctx, &path.key("tcp"), t);
     }
     let default = RawExec::default();
-    exec(
-        ctx,
-        &path.key("exec"),
-        raw.exec.as_ref().unwrap_or(&default),
-    )
+    exec(ctx, &path.key("exec"), raw.exec.as_ref().unwrap_or(&default))
 }
 
 fn haproxy(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawHaproxy) -> Result<HaproxyCheck, ConfigError> {
@@ -165,18 +112,10 @@ fn haproxy(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawHaproxy) -> Result<HaproxyCheck
         &p.key("stats_url"),
         "the HAProxy stats page in CSV (e.g. \"http://127.0.0.1:8404/stats;csv\")",
     )?;
-    let backend = ctx.required(
-        raw.backend.as_ref(),
-        &p.key("backend"),
-        "the HAProxy backend whose health decides",
-    )?;
+    let backend = ctx.required(raw.backend.as_ref(), &p.key("backend"), "the HAProxy backend whose health decides")?;
     let min_up = count(ctx, &p.key("min_up"), raw.min_up.as_ref(), DEFAULT_MIN_UP)?;
-    let degraded_below = ctx.opt(
-        raw.degraded_below.as_ref(),
-        &p.key("degraded_below"),
-        None,
-        |v| values::positive_count(*v).map(Some),
-    )?;
+    let degraded_below =
+        ctx.opt(raw.degraded_below.as_ref(), &p.key("degraded_below"), None, |v| values::positive_count(*v).map(Some))?;
     if let Some(d) = degraded_below.filter(|d| *d <= min_up) {
         return Err(ctx.error(
             &p.key("degraded_below"),
@@ -187,10 +126,7 @@ fn haproxy(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawHaproxy) -> Result<HaproxyCheck
         ));
     }
     if raw.password_file.is_some() && raw.username.is_none() {
-        return Err(ctx.error(
-            &p.key("password_file"),
-            "is set but username is not: basic auth needs both",
-        ));
+        return Err(ctx.error(&p.key("password_file"), "is set but username is not: basic auth needs both"));
     }
     Ok(HaproxyCheck {
         stats_url: ctx.at(&p.key("stats_url"), values::http_url(url.as_str()))?,
@@ -200,29 +136,18 @@ fn haproxy(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawHaproxy) -> Result<HaproxyCheck
         degraded_below,
         count_backup: raw.count_backup.unwrap_or(false),
         username: optional_text(ctx, &p.key("username"), raw.username.as_ref())?,
-        password_file: ctx.opt(
-            raw.password_file.as_ref(),
-            &p.key("password_file"),
-            None,
-            |t| values::path(t.as_str()).map(Some),
-        )?,
+        password_file: ctx
+            .opt(raw.password_file.as_ref(), &p.key("password_file"), None, |t| values::path(t.as_str()).map(Some))?,
     })
 }
 
 fn http(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawHttp) -> Result<CheckKind, ConfigError> {
-    let url = ctx.required(
-        raw.url.as_ref(),
-        &p.key("url"),
-        "the health endpoint (e.g. \"http://127.0.0.1:8080/health\")",
-    )?;
+    let url =
+        ctx.required(raw.url.as_ref(), &p.key("url"), "the health endpoint (e.g. \"http://127.0.0.1:8080/health\")")?;
     Ok(CheckKind::Http {
         url: ctx.at(&p.key("url"), values::http_url(url.as_str()))?,
-        expect_status: ctx.opt(
-            raw.expect_status.as_ref(),
-            &p.key("expect_status"),
-            DEFAULT_EXPECT_STATUS,
-            |v| status(*v),
-        )?,
+        expect_status: ctx
+            .opt(raw.expect_status.as_ref(), &p.key("expect_status"), DEFAULT_EXPECT_STATUS, |v| status(*v))?,
         expect_body: raw.expect_body.as_ref().map(|t| t.0.clone()),
     })
 }
@@ -236,11 +161,7 @@ fn status(v: Int) -> Result<u16, String> {
 
 fn tcp(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawTcp) -> Result<CheckKind, ConfigError> {
     let path = p.key("address");
-    let address = ctx.required(
-        raw.address.as_ref(),
-        &path,
-        "the address to connect to (e.g. \"127.0.0.1:443\")",
-    )?;
+    let address = ctx.required(raw.address.as_ref(), &path, "the address to connect to (e.g. \"127.0.0.1:443\")")?;
     let address = ctx.at(&path, values::socket_addr(address.as_str(), None))?;
     Ok(CheckKind::Tcp { address })
 }
@@ -252,18 +173,12 @@ fn exec(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawExec) -> Result<CheckKind, ConfigE
         &path,
         "the program and its arguments (e.g. [\"/usr/local/bin/check-app\", \"--quiet\"])",
     )?;
-    Ok(CheckKind::Exec {
-        command: argv(ctx, &path, command)?,
-    })
+    Ok(CheckKind::Exec { command: argv(ctx, &path, command)? })
 }
 
 /// A program and its arguments. rhi runs it without a shell, so a single string with spaces is
 /// refused rather than split by guesswork.
-pub(crate) fn argv(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    list: &OneOrMany<Text>,
-) -> Result<Vec<String>, ConfigError> {
+pub(crate) fn argv(ctx: &Ctx<'_>, path: &YamlPath, list: &OneOrMany<Text>) -> Result<Vec<String>, ConfigError> {
     let Some(program) = list.items.first() else {
         return Err(ctx.error(path, "must not be empty: give the program to run"));
     };
@@ -272,12 +187,7 @@ pub(crate) fn argv(
             path,
             format!(
                 "write the command as a list of arguments, e.g. [{}]: it is run without a shell",
-                program
-                    .0
-                    .split_whitespace()
-                    .map(|a| format!("\"{a}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                program.0.split_whitespace().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ")
             ),
         ));
     }
@@ -294,10 +204,6 @@ fn non_empty(t: &Text) -> Result<String, String> {
     Ok(t.0.clone())
 }
 
-fn optional_text(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    raw: Option<&Text>,
-) -> Result<Option<String>, ConfigError> {
+fn optional_text(ctx: &Ctx<'_>, path: &YamlPath, raw: Option<&Text>) -> Result<Option<String>, ConfigError> {
     ctx.opt(raw, path, None, |t| non_empty(t).map(Some))
 }

@@ -45,11 +45,7 @@ pub(crate) fn parse_large_community(text: &str) -> Result<LargeCommunity, String
              most 4294967295 (\"65000:0:46\", RFC 8092)"
         )
     })?;
-    Ok(LargeCommunity {
-        global,
-        local1,
-        local2,
-    })
+    Ok(LargeCommunity { global, local1, local2 })
 }
 
 pub(crate) fn community_to_text(value: u32) -> String {
@@ -81,9 +77,7 @@ fn numbers<const N: usize>(text: &str, max: u32) -> Result<[u32; N], String> {
             }
         })
         .collect::<Result<_, _>>()?;
-    values
-        .try_into()
-        .map_err(|_| format!("expected {N} numbers separated by `:`"))
+    values.try_into().map_err(|_| format!("expected {N} numbers separated by `:`"))
 }
 
 #[cfg(test)]
@@ -104,9 +98,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_communities() {
-        for bad in [
-            "65536:1", "1:65536", "65000", "a:b", "1:2:3", "", ":1", "-1:2", "+1:2",
-        ] {
+        for bad in ["65536:1", "1:65536", "65000", "a:b", "1:2:3", "", ":1", "-1:2", "+1:2"] {
             assert!(parse_community(bad).is_err(), "{bad}");
         }
         let msg = parse_community("65536:1").unwrap_err();
@@ -124,13 +116,7 @@ mod tests {
 
     #[test]
     fn printing_round_trips() {
-        for text in [
-            "no-export",
-            "no-export-subconfed",
-            "65000:46",
-            "0:0",
-            "accept-own",
-        ] {
+        for text in ["no-export", "no-export-subconfed", "65000:46", "0:0", "accept-own"] {
             let v = parse_community(text).unwrap();
             assert_eq!(parse_community(&community_to_text(v)), Ok(v));
         }

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use super::community::{community_to_text, large_community_to_text};
 use super::raw::{
-    DurationText, Int, OneOrMany, RawCheck, RawConfig, RawControl, RawDrain, RawExec, RawHaproxy,
-    RawHttp, RawMetrics, RawOverride, RawPeer, RawProcess, RawTcp, RawVip, RawWhenDown, Text,
+    DurationText, Int, OneOrMany, RawCheck, RawConfig, RawControl, RawDrain, RawExec, RawHaproxy, RawHttp, RawMetrics,
+    RawOverride, RawPeer, RawProcess, RawTcp, RawVip, RawWhenDown, Text,
 };
 use super::values::duration_text;
 use super::{
-    AttrOverride, CheckConfig, CheckKind, Config, Encoder, HaproxyCheck, NextHop, PeerConfig,
-    ProcessConfig, VipConfig, WhenDown,
+    AttrOverride, CheckConfig, CheckKind, Config, Encoder, HaproxyCheck, NextHop, PeerConfig, ProcessConfig, VipConfig,
+    WhenDown,
 };
 use crate::bgp::attributes::LargeCommunity;
 
@@ -44,13 +44,9 @@ fn raw_config(c: &Config) -> RawConfig {
             file: c.drain.file.as_deref().map(path),
             on_shutdown: Some(duration(c.drain.on_shutdown)),
         }),
-        control: Some(RawControl {
-            socket: Some(path(&c.control.socket)),
-        }),
+        control: Some(RawControl { socket: Some(path(&c.control.socket)) }),
         state_file: c.state_file.as_deref().map(path),
-        metrics: c.metrics.as_ref().map(|m| RawMetrics {
-            listen: Some(text(m.listen)),
-        }),
+        metrics: c.metrics.as_ref().map(|m| RawMetrics { listen: Some(text(m.listen)) }),
         processes: Some(c.processes.iter().map(raw_process).collect()),
         startup_grace: Some(duration(c.startup_grace)),
     }
@@ -76,10 +72,7 @@ fn raw_peer(p: &PeerConfig) -> RawPeer {
 }
 
 fn raw_checks(checks: &BTreeMap<String, CheckConfig>) -> BTreeMap<String, RawCheck> {
-    checks
-        .iter()
-        .map(|(name, c)| (name.clone(), raw_check(c)))
-        .collect()
+    checks.iter().map(|(name, c)| (name.clone(), raw_check(c))).collect()
 }
 
 fn raw_check(c: &CheckConfig) -> RawCheck {
@@ -93,26 +86,16 @@ fn raw_check(c: &CheckConfig) -> RawCheck {
     };
     match &c.kind {
         CheckKind::Haproxy(h) => raw.haproxy = Some(raw_haproxy(h)),
-        CheckKind::Http {
-            url,
-            expect_status,
-            expect_body,
-        } => {
+        CheckKind::Http { url, expect_status, expect_body } => {
             raw.http = Some(RawHttp {
                 url: Some(text(url)),
                 expect_status: Some(int(*expect_status)),
                 expect_body: expect_body.as_ref().map(text),
             })
         }
-        CheckKind::Tcp { address } => {
-            raw.tcp = Some(RawTcp {
-                address: Some(text(address)),
-            })
-        }
+        CheckKind::Tcp { address } => raw.tcp = Some(RawTcp { address: Some(text(address)) }),
         CheckKind::Exec { command } => {
-            raw.exec = Some(RawExec {
-                command: Some(list(command.iter().map(text).collect())),
-            })
+            raw.exec = Some(RawExec { command: Some(list(command.iter().map(text).collect())) })
         }
     }
     raw
@@ -155,8 +138,7 @@ fn raw_override(o: &AttrOverride) -> RawOverride {
         med: o.med.map(int),
         as_path_prepend: o.as_path_prepend.map(int),
         communities: (!o.communities.is_empty()).then(|| communities(&o.communities)),
-        large_communities: (!o.large_communities.is_empty())
-            .then(|| large_communities(&o.large_communities)),
+        large_communities: (!o.large_communities.is_empty()).then(|| large_communities(&o.large_communities)),
         local_pref: o.local_pref.map(int),
     }
 }
@@ -179,12 +161,7 @@ fn communities(values: &[u32]) -> OneOrMany<Text> {
 }
 
 fn large_communities(values: &[LargeCommunity]) -> OneOrMany<Text> {
-    list(
-        values
-            .iter()
-            .map(|c| Text(large_community_to_text(c)))
-            .collect(),
-    )
+    list(values.iter().map(|c| Text(large_community_to_text(c))).collect())
 }
 
 fn text(value: impl ToString) -> Text {

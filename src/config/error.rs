@@ -41,20 +41,13 @@ impl std::error::Error for ConfigError {}
 /// serde_yaml already knows where its errors are; its message ends with " at line L column C",
 /// which is removed because the position moves to the front.
 pub(crate) fn from_serde(origin: &str, err: &serde_yaml::Error) -> ConfigError {
-    let position = err.location().map(|l| Position {
-        line: l.line(),
-        column: l.column(),
-    });
+    let position = err.location().map(|l| Position { line: l.line(), column: l.column() });
     let mut message = err.to_string();
     if let Some(l) = err.location() {
         let suffix = format!(" at line {} column {}", l.line(), l.column());
         message = message.replacen(&suffix, "", 1);
     }
-    ConfigError {
-        origin: origin.to_owned(),
-        position,
-        message: with_key_suggestion(message),
-    }
+    ConfigError { origin: origin.to_owned(), position, message: with_key_suggestion(message) }
 }
 
 /// serde's "unknown field `holdtime`, expected one of `hold_time`, ..." gains "did you mean
@@ -67,9 +60,7 @@ fn with_key_suggestion(message: String) -> String {
         return message;
     };
     if unknown == "<<" {
-        return format!(
-            "{message}; YAML merge keys are not supported: write the settings out in full"
-        );
+        return format!("{message}; YAML merge keys are not supported: write the settings out in full");
     }
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     match closest(unknown, candidates.iter().copied()) {
@@ -79,16 +70,9 @@ fn with_key_suggestion(message: String) -> String {
 }
 
 /// The candidate within a small edit distance of `word`, if any: typos, not guesses.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    candidates.map(|c| (edit_distance(word, c), c)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, c)| c)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -113,30 +97,19 @@ mod tests {
     fn display_with_and_without_position() {
         let mut e = ConfigError {
             origin: "/etc/rhi/rhi.yaml".into(),
-            position: Some(Position {
-                line: 12,
-                column: 14,
-            }),
+            position: Some(Position { line: 12, column: 14 }),
             message: "peers[1].hold_time: bad".into(),
         };
-        assert_eq!(
-            e.to_string(),
-            "/etc/rhi/rhi.yaml:12:14: peers[1].hold_time: bad"
-        );
+        assert_eq!(e.to_string(), "/etc/rhi/rhi.yaml:12:14: peers[1].hold_time: bad");
         e.position = None;
         assert_eq!(e.to_string(), "/etc/rhi/rhi.yaml: peers[1].hold_time: bad");
     }
 
     #[test]
     fn suggests_close_keys_only() {
-        assert_eq!(
-            closest("holdtime", ["hold_time", "port"].into_iter()),
-            Some("hold_time")
-        );
+        assert_eq!(closest("holdtime", ["hold_time", "port"].into_iter()), Some("hold_time"));
         assert_eq!(closest("colour", ["hold_time", "port"].into_iter()), None);
-        let m = with_key_suggestion(
-            "peers[0]: unknown field `remote-as`, expected one of `name`, `remote_as`".into(),
-        );
+        let m = with_key_suggestion("peers[0]: unknown field `remote-as`, expected one of `name`, `remote_as`".into());
         assert!(m.ends_with("; did you mean `remote_as`?"), "{m}");
         let m = with_key_suggestion("peers[1]: unknown field `<<`, expected `name`".into());
         assert!(m.ends_with("merge keys are not supported: write the settings out in full"));

@@ -120,10 +120,7 @@ impl Index {
 
 fn position(mark: &Marker) -> Position {
     // yaml-rust2 counts lines from 1 but columns from 0; editors and serde_yaml count both from 1.
-    Position {
-        line: mark.line(),
-        column: mark.col() + 1,
-    }
+    Position { line: mark.line(), column: mark.col() + 1 }
 }
 
 #[derive(Debug)]
@@ -156,10 +153,7 @@ const COMPLEX_KEY: &str = "?";
 
 enum Role {
     Key,
-    Node {
-        path: YamlPath,
-        key_mark: Option<Marker>,
-    },
+    Node { path: YamlPath, key_mark: Option<Marker> },
 }
 
 impl Builder {
@@ -183,19 +177,13 @@ impl Builder {
         if self.documents > 1 {
             return Err(SyntaxError {
                 position: Some(position(&mark)),
-                message: "a second YAML document (after `---`): the configuration is one document"
-                    .to_owned(),
+                message: "a second YAML document (after `---`): the configuration is one document".to_owned(),
             });
         }
         Ok(())
     }
 
-    fn scalar(
-        &mut self,
-        value: String,
-        style: TScalarStyle,
-        mark: Marker,
-    ) -> Result<(), SyntaxError> {
+    fn scalar(&mut self, value: String, style: TScalarStyle, mark: Marker) -> Result<(), SyntaxError> {
         let empty = value.is_empty() && style == TScalarStyle::Plain;
         self.leaf_or_key(value, mark, empty)
     }
@@ -234,12 +222,7 @@ impl Builder {
         };
         self.index.nodes.insert(path.clone(), position(&mark));
         self.stack.push(if mapping {
-            Frame::Map {
-                path,
-                start: mark.index(),
-                keys: HashMap::new(),
-                pending: None,
-            }
+            Frame::Map { path, start: mark.index(), keys: HashMap::new(), pending: None }
         } else {
             Frame::Seq { path, next: 0 }
         });
@@ -256,36 +239,21 @@ impl Builder {
     /// What the node starting at `mark` is: a key, or a node with this path.
     fn role(&mut self) -> Role {
         match self.stack.last_mut() {
-            None => Role::Node {
-                path: YamlPath::root(),
-                key_mark: None,
-            },
+            None => Role::Node { path: YamlPath::root(), key_mark: None },
             Some(Frame::Seq { path, next }) => {
                 let path = path.index(*next);
                 *next += 1;
-                Role::Node {
-                    path,
-                    key_mark: None,
-                }
+                Role::Node { path, key_mark: None }
             }
             Some(Frame::Map { path, pending, .. }) => match pending.take() {
                 None => Role::Key,
-                Some((key, key_mark)) => Role::Node {
-                    path: path.key(&key),
-                    key_mark: Some(key_mark),
-                },
+                Some((key, key_mark)) => Role::Node { path: path.key(&key), key_mark: Some(key_mark) },
             },
         }
     }
 
     fn set_key(&mut self, key: String, mark: Marker) -> Result<(), SyntaxError> {
-        let Some(Frame::Map {
-            path,
-            start,
-            keys,
-            pending,
-        }) = self.stack.last_mut()
-        else {
+        let Some(Frame::Map { path, start, keys, pending }) = self.stack.last_mut() else {
             return Ok(());
         };
         if mark.index() < *start {
@@ -356,11 +324,7 @@ mod tests {
         let e = Index::build("checks:\n  web: {}\n  web: {}\n").unwrap_err();
         let p = e.position.unwrap();
         assert_eq!((p.line, p.column), (3, 3));
-        assert!(
-            e.message.contains("checks.web: `web` is given twice"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("checks.web: `web` is given twice"), "{}", e.message);
         assert!(e.message.contains("first on line 2"), "{}", e.message);
     }
 
@@ -382,11 +346,7 @@ mod tests {
         for depth in [100, 100_000] {
             let e = Index::build(&"[".repeat(depth)).unwrap_err();
             assert!(e.position.is_some());
-            assert!(
-                e.message.contains("nested") || e.message.contains("recursion limit"),
-                "{}",
-                e.message
-            );
+            assert!(e.message.contains("nested") || e.message.contains("recursion limit"), "{}", e.message);
         }
     }
 

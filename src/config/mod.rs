@@ -90,17 +90,9 @@ pub struct CheckConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub enum CheckKind {
     Haproxy(HaproxyCheck),
-    Http {
-        url: String,
-        expect_status: u16,
-        expect_body: Option<String>,
-    },
-    Tcp {
-        address: SocketAddr,
-    },
-    Exec {
-        command: Vec<String>,
-    },
+    Http { url: String, expect_status: u16, expect_body: Option<String> },
+    Tcp { address: SocketAddr },
+    Exec { command: Vec<String> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -201,18 +193,12 @@ impl Config {
     /// the file cannot be read or is not UTF-8.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
-        let bytes = read_limited(path).map_err(|message| ConfigError {
-            origin: origin.clone(),
-            position: None,
-            message,
-        })?;
+        let bytes =
+            read_limited(path).map_err(|message| ConfigError { origin: origin.clone(), position: None, message })?;
         let text = String::from_utf8(bytes).map_err(|e| ConfigError {
             origin: origin.clone(),
             position: None,
-            message: format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
+            message: format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
         })?;
         Config::from_yaml(&text, &origin)
     }
@@ -235,10 +221,7 @@ impl Config {
         } else {
             serde_yaml::from_str(text).map_err(|e| error::from_serde(origin, &e))?
         };
-        let ctx = resolve::Ctx {
-            origin,
-            index: &index,
-        };
+        let ctx = resolve::Ctx { origin, index: &index };
         resolve::resolve(&raw, &ctx)
     }
 
@@ -257,10 +240,7 @@ impl Config {
         let ibgp = self.peers.iter().any(|p| p.is_ibgp(self.local_as));
         for vip in &self.vips {
             let uses_local_pref = vip.attributes.local_pref.is_some()
-                || vip
-                    .when_degraded
-                    .as_ref()
-                    .is_some_and(|o| o.local_pref.is_some())
+                || vip.when_degraded.as_ref().is_some_and(|o| o.local_pref.is_some())
                 || matches!(&vip.when_down, WhenDown::Announce(o) if o.local_pref.is_some());
             if uses_local_pref && !ibgp {
                 out.push(format!(
@@ -296,9 +276,7 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
+    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {e}"))?;
     if bytes.len() as u64 > MAX_FILE_SIZE {
         return Err("larger than 16 MiB: is this the configuration file?".to_owned());
     }
@@ -321,9 +299,7 @@ impl PeerConfig {
     pub fn next_hop_for(&self, family: Family) -> Option<NextHop> {
         let session_v4 = self.address.is_ipv4();
         match (family, self.next_hop) {
-            (Family::IPV4_UNICAST, NextHop::Address(a @ IpAddr::V4(_))) => {
-                Some(NextHop::Address(a))
-            }
+            (Family::IPV4_UNICAST, NextHop::Address(a @ IpAddr::V4(_))) => Some(NextHop::Address(a)),
             (Family::IPV4_UNICAST, _) => session_v4.then_some(NextHop::SelfAddress),
             (Family::IPV6_UNICAST, nh) => match (self.next_hop_v6, nh) {
                 (Some(a), _) => Some(NextHop::Address(IpAddr::V6(a))),

@@ -22,11 +22,7 @@ pub(crate) struct Env<'a> {
     pub vips: &'a [VipConfig],
 }
 
-pub(crate) fn resolve(
-    ctx: &Ctx<'_>,
-    raw: &[RawPeer],
-    env: &Env<'_>,
-) -> Result<Vec<PeerConfig>, ConfigError> {
+pub(crate) fn resolve(ctx: &Ctx<'_>, raw: &[RawPeer], env: &Env<'_>) -> Result<Vec<PeerConfig>, ConfigError> {
     let base = YamlPath::root().key("peers");
     let mut out: Vec<PeerConfig> = Vec::new();
     for (i, peer) in raw.iter().enumerate() {
@@ -38,19 +34,11 @@ pub(crate) fn resolve(
     Ok(out)
 }
 
-fn unique(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    peer: &PeerConfig,
-    earlier: &[PeerConfig],
-) -> Result<(), ConfigError> {
+fn unique(ctx: &Ctx<'_>, path: &YamlPath, peer: &PeerConfig, earlier: &[PeerConfig]) -> Result<(), ConfigError> {
     if let Some(i) = earlier.iter().position(|p| p.name == peer.name) {
         return Err(ctx.error(
             &path.key("name"),
-            format!(
-                "`{}` is already the name of peers[{i}]: names must be unique",
-                peer.name
-            ),
+            format!("`{}` is already the name of peers[{i}]: names must be unique", peer.name),
         ));
     }
     let same_address = |p: &PeerConfig| p.address == peer.address && p.port == peer.port;
@@ -66,23 +54,14 @@ fn unique(
     Ok(())
 }
 
-fn resolve_one(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    raw: &RawPeer,
-    env: &Env<'_>,
-) -> Result<PeerConfig, ConfigError> {
+fn resolve_one(ctx: &Ctx<'_>, path: &YamlPath, raw: &RawPeer, env: &Env<'_>) -> Result<PeerConfig, ConfigError> {
     let name = ctx.required(
         raw.name.as_ref(),
         &path.key("name"),
         "every peer needs a unique name, used by the CLI and in logs (e.g. name: sw01)",
     )?;
     let name = ctx.at(&path.key("name"), values::name(name.as_str()))?;
-    let address = ctx.required(
-        raw.address.as_ref(),
-        &path.key("address"),
-        "the router's IPv4 or IPv6 address",
-    )?;
+    let address = ctx.required(raw.address.as_ref(), &path.key("address"), "the router's IPv4 or IPv6 address")?;
     let address = ctx.at(&path.key("address"), values::unicast_ip(address.as_str()))?;
     let remote_as = ctx.required(
         raw.remote_as.as_ref(),
@@ -102,20 +81,10 @@ fn resolve_one(
         name,
         address,
         remote_as: ctx.at(&path.key("remote_as"), values::asn(*remote_as))?,
-        port: ctx.opt(
-            raw.port.as_ref(),
-            &path.key("port"),
-            DEFAULT_BGP_PORT,
-            |v| values::port(*v),
-        )?,
+        port: ctx.opt(raw.port.as_ref(), &path.key("port"), DEFAULT_BGP_PORT, |v| values::port(*v))?,
         local_address: local_address(ctx, &path.key("local_address"), raw, address)?,
         passive,
-        hold_time: ctx.opt(
-            raw.hold_time.as_ref(),
-            &path.key("hold_time"),
-            DEFAULT_HOLD_TIME,
-            hold_time,
-        )?,
+        hold_time: ctx.opt(raw.hold_time.as_ref(), &path.key("hold_time"), DEFAULT_HOLD_TIME, hold_time)?,
         connect_retry: ctx.opt(
             raw.connect_retry.as_ref(),
             &path.key("connect_retry"),
@@ -139,17 +108,12 @@ fn hold_time(raw: &DurationText) -> Result<u16, String> {
         DurationText::Text(t) | DurationText::Number(t) => t.trim(),
     };
     if d.subsec_nanos() != 0 {
-        return Err(format!(
-            "{text} is not a whole number of seconds: the hold time is sent in seconds (RFC 4271)"
-        ));
+        return Err(format!("{text} is not a whole number of seconds: the hold time is sent in seconds (RFC 4271)"));
     }
     match d.as_secs() {
         0 => Ok(0),
-        1..=2 => Err(format!(
-            "{text} is not allowed: must be 0 or at least 3s (RFC 4271)"
-        )),
-        s => u16::try_from(s)
-            .map_err(|_| format!("{text} is too long: at most 65535s (a 16-bit field, RFC 4271)")),
+        1..=2 => Err(format!("{text} is not allowed: must be 0 or at least 3s (RFC 4271)")),
+        s => u16::try_from(s).map_err(|_| format!("{text} is too long: at most 65535s (a 16-bit field, RFC 4271)")),
     }
 }
 
@@ -159,10 +123,7 @@ fn connect_retry(raw: &DurationText) -> Result<Duration, String> {
         return Err("must be more than 0".to_owned());
     }
     if d > MAX_CONNECT_RETRY {
-        return Err(format!(
-            "{} is more than 60s, where the reconnect backoff is capped",
-            values::duration_text(d)
-        ));
+        return Err(format!("{} is more than 60s, where the reconnect backoff is capped", values::duration_text(d)));
     }
     Ok(d)
 }
@@ -179,29 +140,16 @@ fn local_address(
     };
     let local = ctx.at(path, values::unicast_ip(text.as_str()))?;
     if local.is_ipv4() != address.is_ipv4() {
-        return Err(ctx.error(
-            path,
-            format!("{local} and the peer address {address} are not of the same IP version"),
-        ));
+        return Err(ctx.error(path, format!("{local} and the peer address {address} are not of the same IP version")));
     }
     Ok(Some(local))
 }
 
-fn next_hops(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    raw: &RawPeer,
-) -> Result<(NextHop, Option<Ipv6Addr>), ConfigError> {
-    let next_hop = ctx.opt(
-        raw.next_hop.as_ref(),
-        &path.key("next_hop"),
-        NextHop::SelfAddress,
-        |t| next_hop(t.as_str()),
-    )?;
+fn next_hops(ctx: &Ctx<'_>, path: &YamlPath, raw: &RawPeer) -> Result<(NextHop, Option<Ipv6Addr>), ConfigError> {
+    let next_hop =
+        ctx.opt(raw.next_hop.as_ref(), &path.key("next_hop"), NextHop::SelfAddress, |t| next_hop(t.as_str()))?;
     let v6_path = path.key("next_hop_v6");
-    let next_hop_v6 = ctx.opt(raw.next_hop_v6.as_ref(), &v6_path, None, |t| {
-        next_hop_v6(t.as_str()).map(Some)
-    })?;
+    let next_hop_v6 = ctx.opt(raw.next_hop_v6.as_ref(), &v6_path, None, |t| next_hop_v6(t.as_str()).map(Some))?;
     if let (NextHop::Address(IpAddr::V6(a)), Some(b)) = (next_hop, next_hop_v6) {
         return Err(ctx.error(
             &v6_path,
@@ -215,41 +163,30 @@ fn next_hop(text: &str) -> Result<NextHop, String> {
     if text.trim() == "self" {
         return Ok(NextHop::SelfAddress);
     }
-    values::unicast_ip(text)
-        .map(NextHop::Address)
-        .map_err(|e| format!("{e}: write `self` or this node's address"))
+    values::unicast_ip(text).map(NextHop::Address).map_err(|e| format!("{e}: write `self` or this node's address"))
 }
 
 /// A link-local address is not a usable global next hop (RFC 2545 §3).
 fn next_hop_v6(text: &str) -> Result<Ipv6Addr, String> {
     match values::unicast_ip(text)? {
-        IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80 => Err(format!(
-            "{a} is link-local; the next hop must be a global IPv6 address"
-        )),
+        IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80 => {
+            Err(format!("{a} is link-local; the next hop must be a global IPv6 address"))
+        }
         IpAddr::V6(a) => Ok(a),
         IpAddr::V4(a) => Err(format!("{a} is IPv4; next_hop_v6 must be an IPv6 address")),
     }
 }
 
-const FAMILY_NAMES: [(&str, Family); 2] = [
-    ("ipv4-unicast", Family::IPV4_UNICAST),
-    ("ipv6-unicast", Family::IPV6_UNICAST),
-];
+const FAMILY_NAMES: [(&str, Family); 2] =
+    [("ipv4-unicast", Family::IPV4_UNICAST), ("ipv6-unicast", Family::IPV6_UNICAST)];
 
 /// The explicit list, `None` when the key is absent.
-fn families(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    raw: Option<&OneOrMany<Text>>,
-) -> Result<Option<Vec<Family>>, ConfigError> {
+fn families(ctx: &Ctx<'_>, path: &YamlPath, raw: Option<&OneOrMany<Text>>) -> Result<Option<Vec<Family>>, ConfigError> {
     let Some(list) = raw else {
         return Ok(None);
     };
     if list.items.is_empty() {
-        return Err(ctx.error(
-            path,
-            "must list at least one of ipv4-unicast, ipv6-unicast (or be left out)",
-        ));
+        return Err(ctx.error(path, "must list at least one of ipv4-unicast, ipv6-unicast (or be left out)"));
     }
     let mut out = Vec::new();
     for (i, text) in list.items.iter().enumerate() {
@@ -298,11 +235,7 @@ fn check_vip_next_hops(
         if !peer.families.contains(&family) || peer.next_hop_for(family).is_some() {
             continue;
         }
-        let at = if raw.next_hop.is_some() {
-            path.key("next_hop")
-        } else {
-            path.key("address")
-        };
+        let at = if raw.next_hop.is_some() { path.key("next_hop") } else { path.key("address") };
         return Err(ctx.error(&at, missing_next_hop(peer, vip, i, family)));
     }
     Ok(())
@@ -318,19 +251,9 @@ fn family_of(vip: &VipConfig) -> Family {
 
 fn missing_next_hop(peer: &PeerConfig, vip: &VipConfig, i: usize, family: Family) -> String {
     let (version, session, other, fix) = if family == Family::IPV6_UNICAST {
-        (
-            "IPv6",
-            "IPv4",
-            "ipv4-unicast",
-            "set next_hop_v6 on this peer to this node's IPv6 address",
-        )
+        ("IPv6", "IPv4", "ipv4-unicast", "set next_hop_v6 on this peer to this node's IPv6 address")
     } else {
-        (
-            "IPv4",
-            "IPv6",
-            "ipv6-unicast",
-            "set next_hop on this peer to this node's IPv4 address",
-        )
+        ("IPv4", "IPv6", "ipv6-unicast", "set next_hop on this peer to this node's IPv4 address")
     };
     format!(
         "peer `{}` cannot carry {version} VIP {} (vips[{i}]): the session to {} is {session} and \
@@ -354,16 +277,9 @@ mod tests {
         assert_eq!(hold_time(&DurationText::Number("0".into())), Ok(0));
         assert_eq!(hold_time(&t("3s")), Ok(3));
         assert_eq!(hold_time(&t("65535s")), Ok(65535));
-        assert_eq!(
-            hold_time(&t("2s")).unwrap_err(),
-            "2s is not allowed: must be 0 or at least 3s (RFC 4271)"
-        );
-        assert!(hold_time(&t("1500ms"))
-            .unwrap_err()
-            .contains("whole number of seconds"));
-        assert!(hold_time(&t("65536s"))
-            .unwrap_err()
-            .contains("at most 65535s"));
+        assert_eq!(hold_time(&t("2s")).unwrap_err(), "2s is not allowed: must be 0 or at least 3s (RFC 4271)");
+        assert!(hold_time(&t("1500ms")).unwrap_err().contains("whole number of seconds"));
+        assert!(hold_time(&t("65536s")).unwrap_err().contains("at most 65535s"));
     }
 
     #[test]
@@ -378,9 +294,7 @@ mod tests {
     #[test]
     fn family_names() {
         assert_eq!(family("ipv6-unicast"), Ok(Family::IPV6_UNICAST));
-        assert!(family("ipv6_unicast")
-            .unwrap_err()
-            .contains("did you mean ipv6-unicast?"));
+        assert!(family("ipv6_unicast").unwrap_err().contains("did you mean ipv6-unicast?"));
         assert!(family("l2vpn-evpn").is_err());
     }
 }

@@ -25,10 +25,7 @@ pub(crate) fn resolve(
         if let Some(first) = out.iter().position(|p| p.name == resolved.name) {
             return Err(ctx.error(
                 &path.key("name"),
-                format!(
-                    "`{}` is already the name of processes[{first}]: names must be unique",
-                    resolved.name
-                ),
+                format!("`{}` is already the name of processes[{first}]: names must be unique", resolved.name),
             ));
         }
         out.push(resolved);
@@ -42,11 +39,7 @@ fn resolve_one(
     raw: &RawProcess,
     peers: &[PeerConfig],
 ) -> Result<ProcessConfig, ConfigError> {
-    let name = ctx.required(
-        raw.name.as_ref(),
-        &path.key("name"),
-        "every process needs a unique name, used in logs",
-    )?;
+    let name = ctx.required(raw.name.as_ref(), &path.key("name"), "every process needs a unique name, used in logs")?;
     let run = ctx.required(
         raw.run.as_ref(),
         &path.key("run"),
@@ -55,12 +48,7 @@ fn resolve_one(
     Ok(ProcessConfig {
         name: ctx.at(&path.key("name"), values::name(name.as_str()))?,
         run: argv(ctx, &path.key("run"), run)?,
-        encoder: ctx.opt(
-            raw.encoder.as_ref(),
-            &path.key("encoder"),
-            Encoder::Text,
-            |t| encoder(t.as_str()),
-        )?,
+        encoder: ctx.opt(raw.encoder.as_ref(), &path.key("encoder"), Encoder::Text, |t| encoder(t.as_str()))?,
         ack: raw.ack.unwrap_or(DEFAULT_ACK),
         neighbors: neighbors(ctx, &path.key("neighbors"), raw.neighbors.as_ref(), peers)?,
     })
@@ -88,9 +76,7 @@ fn neighbors(
     for (i, text) in list.items.iter().enumerate() {
         let word = text.as_str().trim();
         let ip = word.parse::<IpAddr>().ok();
-        let known = peers
-            .iter()
-            .any(|p| p.name == word || Some(p.address) == ip);
+        let known = peers.iter().any(|p| p.name == word || Some(p.address) == ip);
         if !known {
             return Err(ctx.error(
                 &item_path(path, list, i),

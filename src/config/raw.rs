@@ -16,10 +16,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a mapping of settings (router_id, local_as, peers, vips, ...)"
-)]
+#[serde(deny_unknown_fields, expecting = "a mapping of settings (router_id, local_as, peers, vips, ...)")]
 pub(crate) struct RawConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub router_id: Option<Text>,
@@ -48,10 +45,7 @@ pub(crate) struct RawConfig {
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a peer mapping (name, address, remote_as, ...)"
-)]
+#[serde(deny_unknown_fields, expecting = "a peer mapping (name, address, remote_as, ...)")]
 pub(crate) struct RawPeer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Text>,
@@ -78,10 +72,7 @@ pub(crate) struct RawPeer {
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a check mapping with one of haproxy, http, tcp, exec"
-)]
+#[serde(deny_unknown_fields, expecting = "a check mapping with one of haproxy, http, tcp, exec")]
 pub(crate) struct RawCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub haproxy: Option<RawHaproxy>,
@@ -104,10 +95,7 @@ pub(crate) struct RawCheck {
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a mapping (stats_url, backend, min_up, ...)"
-)]
+#[serde(deny_unknown_fields, expecting = "a mapping (stats_url, backend, min_up, ...)")]
 pub(crate) struct RawHaproxy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats_url: Option<Text>,
@@ -128,10 +116,7 @@ pub(crate) struct RawHaproxy {
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a mapping (url, expect_status, expect_body)"
-)]
+#[serde(deny_unknown_fields, expecting = "a mapping (url, expect_status, expect_body)")]
 pub(crate) struct RawHttp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<Text>,
@@ -156,10 +141,7 @@ pub(crate) struct RawExec {
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a VIP mapping (prefix, check, med, ...)"
-)]
+#[serde(deny_unknown_fields, expecting = "a VIP mapping (prefix, check, med, ...)")]
 pub(crate) struct RawVip {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<Text>,
@@ -243,10 +225,7 @@ pub(crate) struct RawMetrics {
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a process mapping (name, run, encoder, ack, neighbors)"
-)]
+#[serde(deny_unknown_fields, expecting = "a process mapping (name, run, encoder, ack, neighbors)")]
 pub(crate) struct RawProcess {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Text>,
@@ -418,10 +397,7 @@ pub(crate) struct OneOrMany<T> {
 
 impl<T> OneOrMany<T> {
     pub fn list(items: Vec<T>) -> Self {
-        OneOrMany {
-            items,
-            scalar: false,
-        }
+        OneOrMany { items, scalar: false }
     }
 }
 
@@ -467,10 +443,7 @@ impl<'de> Deserialize<'de> for OneOrMany<Text> {
 }
 
 fn single(s: String) -> OneOrMany<Text> {
-    OneOrMany {
-        items: vec![Text(s)],
-        scalar: true,
-    }
+    OneOrMany { items: vec![Text(s)], scalar: true }
 }
 
 impl<T: Serialize> Serialize for OneOrMany<T> {
@@ -494,8 +467,7 @@ impl<'de> Deserialize<'de> for RawWhenDown {
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawWhenDown, A::Error> {
-                RawOverride::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawWhenDown::Announce)
+                RawOverride::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawWhenDown::Announce)
             }
         }
         d.deserialize_any(V)

@@ -27,16 +27,8 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// An error about the node at `path` (or, if it is absent, the nearest node that contains it).
     pub fn error(&self, path: &YamlPath, message: impl Display) -> ConfigError {
-        let message = if path.is_root() {
-            message.to_string()
-        } else {
-            format!("{path}: {message}")
-        };
-        ConfigError {
-            origin: self.origin.to_owned(),
-            position: self.index.position(path),
-            message,
-        }
+        let message = if path.is_root() { message.to_string() } else { format!("{path}: {message}") };
+        ConfigError { origin: self.origin.to_owned(), position: self.index.position(path), message }
     }
 
     pub fn at<T>(&self, path: &YamlPath, r: Result<T, String>) -> Result<T, ConfigError> {
@@ -44,12 +36,7 @@ impl Ctx<'_> {
     }
 
     /// The value of a key that must be present; its absence is reported where its mapping is.
-    pub fn required<'v, T>(
-        &self,
-        value: Option<&'v T>,
-        path: &YamlPath,
-        hint: &str,
-    ) -> Result<&'v T, ConfigError> {
+    pub fn required<'v, T>(&self, value: Option<&'v T>, path: &YamlPath, hint: &str) -> Result<&'v T, ConfigError> {
         value.ok_or_else(|| ConfigError {
             origin: self.origin.to_owned(),
             position: self.index.position(path),
@@ -86,19 +73,13 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigEr
         "the BGP identifier, an IPv4 address of this node (e.g. router_id: 10.25.150.10)",
     )?;
     let router_id = ctx.at(&root.key("router_id"), router_id_value(router_id))?;
-    let local_as = ctx.required(
-        raw.local_as.as_ref(),
-        &root.key("local_as"),
-        "this node's AS number (e.g. local_as: 65010)",
-    )?;
+    let local_as =
+        ctx.required(raw.local_as.as_ref(), &root.key("local_as"), "this node's AS number (e.g. local_as: 65010)")?;
     let local_as = ctx.at(&root.key("local_as"), values::asn(*local_as))?;
     let listen = listen(ctx, raw.listen.as_ref())?;
     let checks = checks::resolve(ctx, raw.checks.as_ref())?;
     let vips = vips::resolve(ctx, raw.vips.as_deref().unwrap_or_default(), &checks)?;
-    let peer_env = peers::Env {
-        listen: &listen,
-        vips: &vips,
-    };
+    let peer_env = peers::Env { listen: &listen, vips: &vips };
     let peers = peers::resolve(ctx, raw.peers.as_deref().unwrap_or_default(), &peer_env)?;
     let processes = processes::resolve(ctx, raw.processes.as_deref().unwrap_or_default(), &peers)?;
     Ok(Config {
@@ -124,9 +105,8 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigEr
 
 /// RFC 6286: any non-zero 32-bit value, written as an IPv4 address.
 fn router_id_value(text: &Text) -> Result<std::net::Ipv4Addr, String> {
-    let id = values::ipv4(text.as_str()).map_err(|e| {
-        format!("{e} (the BGP identifier is a 32-bit value written as an IPv4 address)")
-    })?;
+    let id = values::ipv4(text.as_str())
+        .map_err(|e| format!("{e} (the BGP identifier is a 32-bit value written as an IPv4 address)"))?;
     if id.is_unspecified() {
         return Err("0.0.0.0 is not a valid BGP identifier: it must be non-zero (RFC 6286)".into());
     }
@@ -141,10 +121,7 @@ fn listen(ctx: &Ctx<'_>, raw: Option<&OneOrMany<Text>>) -> Result<Vec<SocketAddr
     let mut out: Vec<SocketAddr> = Vec::new();
     for (i, text) in list.items.iter().enumerate() {
         let path = item_path(&base, list, i);
-        let addr = ctx.at(
-            &path,
-            values::socket_addr(text.as_str(), Some(DEFAULT_BGP_PORT)),
-        )?;
+        let addr = ctx.at(&path, values::socket_addr(text.as_str(), Some(DEFAULT_BGP_PORT)))?;
         if out.contains(&addr) {
             return Err(ctx.error(&path, format!("{addr} is listed twice")));
         }
@@ -160,15 +137,10 @@ fn drain(ctx: &Ctx<'_>, raw: Option<&RawDrain>) -> Result<DrainConfig, ConfigErr
     let raw = raw.unwrap_or(&default);
     let p = YamlPath::root().key("drain");
     Ok(DrainConfig {
-        med: ctx.opt(raw.med.as_ref(), &p.key("med"), None, |v| {
-            values::u32_value(*v).map(Some)
+        med: ctx.opt(raw.med.as_ref(), &p.key("med"), None, |v| values::u32_value(*v).map(Some))?,
+        as_path_prepend: ctx.opt(raw.as_path_prepend.as_ref(), &p.key("as_path_prepend"), None, |v| {
+            values::as_path_prepend(*v).map(Some)
         })?,
-        as_path_prepend: ctx.opt(
-            raw.as_path_prepend.as_ref(),
-            &p.key("as_path_prepend"),
-            None,
-            |v| values::as_path_prepend(*v).map(Some),
-        )?,
         graceful_shutdown: raw.graceful_shutdown.unwrap_or(DEFAULT_GRACEFUL_SHUTDOWN),
         withdraw_after: ctx.opt(
             raw.withdraw_after.as_ref(),
@@ -177,21 +149,14 @@ fn drain(ctx: &Ctx<'_>, raw: Option<&RawDrain>) -> Result<DrainConfig, ConfigErr
             values::duration,
         )?,
         file: optional_path(ctx, &p.key("file"), raw.file.as_ref())?,
-        on_shutdown: ctx.opt(
-            raw.on_shutdown.as_ref(),
-            &p.key("on_shutdown"),
-            Duration::ZERO,
-            values::duration,
-        )?,
+        on_shutdown: ctx.opt(raw.on_shutdown.as_ref(), &p.key("on_shutdown"), Duration::ZERO, values::duration)?,
     })
 }
 
 fn control(ctx: &Ctx<'_>, raw: Option<&RawControl>) -> Result<ControlConfig, ConfigError> {
     let path = YamlPath::root().key("control").key("socket");
     let socket = optional_path(ctx, &path, raw.and_then(|c| c.socket.as_ref()))?;
-    Ok(ControlConfig {
-        socket: socket.unwrap_or_else(|| PathBuf::from(super::DEFAULT_CONTROL_SOCKET)),
-    })
+    Ok(ControlConfig { socket: socket.unwrap_or_else(|| PathBuf::from(super::DEFAULT_CONTROL_SOCKET)) })
 }
 
 fn metrics(ctx: &Ctx<'_>, raw: Option<&RawMetrics>) -> Result<Option<MetricsConfig>, ConfigError> {
@@ -199,19 +164,12 @@ fn metrics(ctx: &Ctx<'_>, raw: Option<&RawMetrics>) -> Result<Option<MetricsConf
         return Ok(None);
     };
     let path = YamlPath::root().key("metrics").key("listen");
-    let listen = ctx.required(
-        raw.listen.as_ref(),
-        &path,
-        "the address of the /metrics endpoint (e.g. listen: 127.0.0.1:9179)",
-    )?;
+    let listen =
+        ctx.required(raw.listen.as_ref(), &path, "the address of the /metrics endpoint (e.g. listen: 127.0.0.1:9179)")?;
     let listen = ctx.at(&path, values::socket_addr(listen.as_str(), None))?;
     Ok(Some(MetricsConfig { listen }))
 }
 
-fn optional_path(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    raw: Option<&Text>,
-) -> Result<Option<PathBuf>, ConfigError> {
+fn optional_path(ctx: &Ctx<'_>, path: &YamlPath, raw: Option<&Text>) -> Result<Option<PathBuf>, ConfigError> {
     ctx.opt(raw, path, None, |t| values::path(t.as_str()).map(Some))
 }

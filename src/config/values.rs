@@ -26,9 +26,8 @@ pub(crate) fn duration(raw: &DurationText) -> Result<Duration, String> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text != "0" {
         return Err(no_unit(text));
     }
-    let d = humantime::parse_duration(text).map_err(|e| {
-        format!("`{text}` is not a duration ({e}); write it like 500ms, 9s, 1m or 1h")
-    })?;
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write it like 500ms, 9s, 1m or 1h"))?;
     if d > MAX_DURATION {
         return Err(format!("`{text}` is too long: at most 365d"));
     }
@@ -52,17 +51,11 @@ pub(crate) fn duration_text(d: Duration) -> String {
 
 pub(crate) fn asn(v: Int) -> Result<u32, String> {
     if v.0 == AS_TRANS {
-        return Err(
-            "23456 is AS_TRANS, a placeholder reserved by RFC 6793; use the real AS number"
-                .to_owned(),
-        );
+        return Err("23456 is AS_TRANS, a placeholder reserved by RFC 6793; use the real AS number".to_owned());
     }
     match u32::try_from(v.0) {
         Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "{} is not a valid AS number: must be 1..4294967295 (4-octet ASN, RFC 6793)",
-            v.0
-        )),
+        _ => Err(format!("{} is not a valid AS number: must be 1..4294967295 (4-octet ASN, RFC 6793)", v.0)),
     }
 }
 
@@ -100,9 +93,7 @@ pub(crate) fn as_path_prepend(v: Int) -> Result<u8, String> {
 }
 
 pub(crate) fn ip(text: &str) -> Result<IpAddr, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not an IP address"))
+    text.trim().parse().map_err(|_| format!("`{text}` is not an IP address"))
 }
 
 pub(crate) fn ipv4(text: &str) -> Result<Ipv4Addr, String> {
@@ -139,9 +130,7 @@ pub(crate) fn socket_addr(text: &str, default_port: Option<u16>) -> Result<Socke
 }
 
 fn bad_socket_addr(text: &str) -> String {
-    format!(
-        "`{text}` is not an address with a port: write it like 127.0.0.1:179 or [2001:db8::1]:179"
-    )
+    format!("`{text}` is not an address with a port: write it like 127.0.0.1:179 or [2001:db8::1]:179")
 }
 
 pub(crate) fn prefix(text: &str) -> Result<IpNet, String> {
@@ -173,9 +162,7 @@ pub(crate) fn name(text: &str) -> Result<String, String> {
         return Err("must not be empty".to_owned());
     }
     if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "`{text}` contains whitespace; names must be one word"
-        ));
+        return Err(format!("`{text}` contains whitespace; names must be one word"));
     }
     Ok(text.to_owned())
 }
@@ -222,17 +209,12 @@ mod tests {
         assert_eq!(duration(&text("1m")), Ok(Duration::from_secs(60)));
         assert_eq!(duration(&text("1s 500ms")), Ok(Duration::from_millis(1500)));
         assert_eq!(duration(&text("0s")), Ok(Duration::ZERO));
-        assert_eq!(
-            duration(&DurationText::Number("0".into())),
-            Ok(Duration::ZERO)
-        );
+        assert_eq!(duration(&DurationText::Number("0".into())), Ok(Duration::ZERO));
         let e = duration(&DurationText::Number("9".into())).unwrap_err();
         assert!(e.contains("9 has no unit") && e.contains("9s"), "{e}");
         let e = duration(&text("9")).unwrap_err();
         assert!(e.contains("9 has no unit"), "{e}");
-        assert!(duration(&text("9x"))
-            .unwrap_err()
-            .contains("not a duration"));
+        assert!(duration(&text("9x")).unwrap_err().contains("not a duration"));
         assert!(duration(&text("-1s")).is_err());
         assert!(duration(&text("1000y")).unwrap_err().contains("too long"));
     }
@@ -251,12 +233,8 @@ mod tests {
     fn as_numbers() {
         assert_eq!(asn(Int(1)), Ok(1));
         assert_eq!(asn(Int(4_294_967_295)), Ok(u32::MAX));
-        assert!(asn(Int(0))
-            .unwrap_err()
-            .contains("0 is not a valid AS number"));
-        assert!(asn(Int(4_294_967_296))
-            .unwrap_err()
-            .contains("4294967296 is not a valid"));
+        assert!(asn(Int(0)).unwrap_err().contains("0 is not a valid AS number"));
+        assert!(asn(Int(4_294_967_296)).unwrap_err().contains("4294967296 is not a valid"));
         assert!(asn(Int(-1)).is_err());
         assert!(asn(Int(23456)).unwrap_err().contains("AS_TRANS"));
     }
@@ -279,25 +257,16 @@ mod tests {
             prefix("10.46.46.46/24").unwrap_err(),
             "10.46.46.46/24 has host bits set; did you mean 10.46.46.0/24?"
         );
-        assert!(prefix("10.46.46.46")
-            .unwrap_err()
-            .contains("did you mean 10.46.46.46/32?"));
-        assert!(prefix("10.46.46.46/33")
-            .unwrap_err()
-            .contains("not a prefix"));
+        assert!(prefix("10.46.46.46").unwrap_err().contains("did you mean 10.46.46.46/32?"));
+        assert!(prefix("10.46.46.46/33").unwrap_err().contains("not a prefix"));
     }
 
     #[test]
     fn socket_addrs() {
         assert_eq!(socket_addr("0.0.0.0:179", None).unwrap().port(), 179);
-        assert_eq!(
-            socket_addr("::", Some(179)).unwrap().to_string(),
-            "[::]:179"
-        );
+        assert_eq!(socket_addr("::", Some(179)).unwrap().to_string(), "[::]:179");
         assert!(socket_addr("10.0.0.1", None).is_err());
-        assert!(socket_addr("10.0.0.1:0", None)
-            .unwrap_err()
-            .contains("port 0"));
+        assert!(socket_addr("10.0.0.1:0", None).unwrap_err().contains("port 0"));
     }
 
     #[test]
@@ -306,9 +275,7 @@ mod tests {
         assert!(name("").is_err());
         assert!(name("sw 01").unwrap_err().contains("whitespace"));
         assert!(http_url("http://127.0.0.1:8404/stats;csv").is_ok());
-        assert!(http_url("https://x/")
-            .unwrap_err()
-            .contains("https is not supported"));
+        assert!(http_url("https://x/").unwrap_err().contains("https is not supported"));
         assert!(http_url("http:///x").unwrap_err().contains("no host"));
         assert!(http_url("ftp://x").is_err());
     }

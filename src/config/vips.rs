@@ -22,10 +22,9 @@ pub(crate) fn resolve(
         let path = base.index(i);
         let resolved = resolve_one(ctx, &path, vip, checks)?;
         if let Some(first) = out.iter().position(|v| v.prefix == resolved.prefix) {
-            return Err(ctx.error(
-                &path.key("prefix"),
-                format!("{} is listed twice (also vips[{first}])", resolved.prefix),
-            ));
+            return Err(
+                ctx.error(&path.key("prefix"), format!("{} is listed twice (also vips[{first}])", resolved.prefix))
+            );
         }
         out.push(resolved);
     }
@@ -96,27 +95,15 @@ fn undefined_check(name: &str, checks: &BTreeMap<String, CheckConfig>) -> String
 fn route_attrs(ctx: &Ctx<'_>, path: &YamlPath, raw: &RawVip) -> Result<RouteAttrs, ConfigError> {
     Ok(RouteAttrs {
         med: opt_u32(ctx, &path.key("med"), raw.med.as_ref())?,
-        as_path_prepend: ctx.opt(
-            raw.as_path_prepend.as_ref(),
-            &path.key("as_path_prepend"),
-            0,
-            |v| values::as_path_prepend(*v),
-        )?,
+        as_path_prepend: ctx
+            .opt(raw.as_path_prepend.as_ref(), &path.key("as_path_prepend"), 0, |v| values::as_path_prepend(*v))?,
         communities: communities(ctx, &path.key("communities"), raw.communities.as_ref())?,
-        large_communities: large_communities(
-            ctx,
-            &path.key("large_communities"),
-            raw.large_communities.as_ref(),
-        )?,
+        large_communities: large_communities(ctx, &path.key("large_communities"), raw.large_communities.as_ref())?,
         local_pref: opt_u32(ctx, &path.key("local_pref"), raw.local_pref.as_ref())?,
     })
 }
 
-fn when_down(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    raw: Option<&RawWhenDown>,
-) -> Result<WhenDown, ConfigError> {
+fn when_down(ctx: &Ctx<'_>, path: &YamlPath, raw: Option<&RawWhenDown>) -> Result<WhenDown, ConfigError> {
     match raw {
         None | Some(RawWhenDown::Withdraw) => Ok(WhenDown::Withdraw),
         Some(RawWhenDown::Other(word)) => Err(ctx.error(
@@ -140,25 +127,14 @@ fn when_down(
     }
 }
 
-pub(crate) fn override_attrs(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    raw: &RawOverride,
-) -> Result<AttrOverride, ConfigError> {
+pub(crate) fn override_attrs(ctx: &Ctx<'_>, path: &YamlPath, raw: &RawOverride) -> Result<AttrOverride, ConfigError> {
     Ok(AttrOverride {
         med: opt_u32(ctx, &path.key("med"), raw.med.as_ref())?,
-        as_path_prepend: ctx.opt(
-            raw.as_path_prepend.as_ref(),
-            &path.key("as_path_prepend"),
-            None,
-            |v| values::as_path_prepend(*v).map(Some),
-        )?,
+        as_path_prepend: ctx.opt(raw.as_path_prepend.as_ref(), &path.key("as_path_prepend"), None, |v| {
+            values::as_path_prepend(*v).map(Some)
+        })?,
         communities: communities(ctx, &path.key("communities"), raw.communities.as_ref())?,
-        large_communities: large_communities(
-            ctx,
-            &path.key("large_communities"),
-            raw.large_communities.as_ref(),
-        )?,
+        large_communities: large_communities(ctx, &path.key("large_communities"), raw.large_communities.as_ref())?,
         local_pref: opt_u32(ctx, &path.key("local_pref"), raw.local_pref.as_ref())?,
     })
 }
@@ -167,11 +143,7 @@ fn opt_u32(ctx: &Ctx<'_>, path: &YamlPath, raw: Option<&Int>) -> Result<Option<u
     ctx.opt(raw, path, None, |v| values::u32_value(*v).map(Some))
 }
 
-fn communities(
-    ctx: &Ctx<'_>,
-    path: &YamlPath,
-    raw: Option<&OneOrMany<Text>>,
-) -> Result<Vec<u32>, ConfigError> {
+fn communities(ctx: &Ctx<'_>, path: &YamlPath, raw: Option<&OneOrMany<Text>>) -> Result<Vec<u32>, ConfigError> {
     parse_each(ctx, path, raw, |t| parse_community(t.trim()))
 }
 
@@ -192,9 +164,5 @@ fn parse_each<T>(
     let Some(list) = raw else {
         return Ok(Vec::new());
     };
-    list.items
-        .iter()
-        .enumerate()
-        .map(|(i, t)| ctx.at(&item_path(path, list, i), parse(t.as_str())))
-        .collect()
+    list.items.iter().enumerate().map(|(i, t)| ctx.at(&item_path(path, list, i), parse(t.as_str()))).collect()
 }

@@ -190,7 +190,14 @@ mod tests {
 
     #[test]
     fn garbage_and_html_fail_without_panic() {
-        for body in ["", "garbage", "<html><body>503 Service Unavailable</body></html>", "# foo,bar\n1,2\n", "# pxname,svname,status,act\napp,BACKEND,UP,many\n", "\u{0}\u{1}\n\n"] {
+        for body in [
+            "",
+            "garbage",
+            "<html><body>503 Service Unavailable</body></html>",
+            "# foo,bar\n1,2\n",
+            "# pxname,svname,status,act\napp,BACKEND,UP,many\n",
+            "\u{0}\u{1}\n\n",
+        ] {
             assert!(matches!(evaluate(body, &check("app")), Verdict::Fail(_)), "{body:?}");
         }
     }

@@ -134,6 +134,16 @@ impl AdjRibOut {
         batch
     }
 
+    /// The packer could not put these into an UPDATE: the peer does not hold them. They are sent
+    /// on the next session (a new local address may give them a next hop) or the next change.
+    pub fn not_sent(&mut self, prefixes: &[IpNet]) {
+        for prefix in prefixes {
+            if let Some(entry) = self.entries.get_mut(prefix) {
+                entry.sent = None;
+            }
+        }
+    }
+
     /// What has been advertised (the peer's view of us), for `rhi routes`.
     pub fn advertised(&self) -> impl Iterator<Item = (&IpNet, &Arc<Announcement>)> {
         self.entries.iter().filter_map(|(prefix, entry)| entry.sent.as_ref().map(|sent| (prefix, sent)))
@@ -450,5 +460,9 @@ mod tests {
         let (updates, unsendable) = pack(&rib.take_batch(100, &V4V6), &no_v6, &CodecParams::default());
         assert!(updates.is_empty());
         assert_eq!(unsendable[0].prefixes, vec![p("2001:db8::1/128")]);
+        rib.not_sent(&unsendable[0].prefixes);
+        assert_eq!(rib.advertised_count(), 0, "not advertised, so not shown as advertised");
+        rib.session_down();
+        assert_eq!(rib.pending(), 1, "tried again on the next session");
     }
 }

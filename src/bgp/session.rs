@@ -581,6 +581,7 @@ impl PeerTask {
             let (updates, unsendable) = pack(&batch, &session.context, &session.params);
             for skipped in unsendable {
                 warn!(peer = %self.peer.name, prefixes = ?skipped.prefixes, reason = skipped.reason, "not announced");
+                self.rib.not_sent(&skipped.prefixes);
             }
             self.outbox.extend(updates);
         }

@@ -6,7 +6,7 @@ use std::io;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::bgp::session::spawn_peer;
 use crate::config::Config;
@@ -28,6 +28,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let listeners = listener::bind(&config.listen)?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
+    // SIGHUP's default action would end the process without withdrawing anything.
+    let mut hangup = signal(SignalKind::hangup())?;
 
     let peers: Vec<_> =
         config.peers.iter().map(|peer| spawn_peer(peer.clone(), config.local_as, config.router_id)).collect();
@@ -61,9 +63,12 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         let _ = grace.send(SpeakerEvent::StartupGraceOver);
     });
 
-    let signal_name = tokio::select! {
-        _ = terminate.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
+    let signal_name = loop {
+        tokio::select! {
+            _ = terminate.recv() => break "SIGTERM",
+            _ = interrupt.recv() => break "SIGINT",
+            _ = hangup.recv() => warn!("SIGHUP: configuration reload is not supported by this build yet; nothing changed"),
+        }
     };
     info!(signal = signal_name, "withdrawing routes and closing sessions");
     let (done, finished) = oneshot::channel();

@@ -13,3 +13,4 @@ pub mod logging;
 pub mod policy;
 pub mod rib;
 pub mod speaker;
+pub mod status;

@@ -1,0 +1,80 @@
+//! A snapshot of the daemon for `rhi status`, `/metrics` and logs: plain data, serialisable, the
+//! same for every consumer, so the CLI's `--json` and the Prometheus names describe one model.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub router_id: String,
+    pub local_as: u32,
+    /// Seconds since the daemon started.
+    pub uptime_seconds: u64,
+    pub peers: Vec<PeerInfo>,
+    pub checks: Vec<CheckInfo>,
+    pub routes: Vec<RouteInfo>,
+    pub drain: DrainInfo,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub name: String,
+    pub address: IpAddr,
+    pub remote_as: u32,
+    /// Idle, Connect, Active, OpenSent, OpenConfirm, Established.
+    pub state: String,
+    /// Seconds in the current state.
+    pub state_seconds: u64,
+    pub last_error: Option<String>,
+    pub prefixes_advertised: u64,
+    pub updates_sent: u64,
+    pub updates_received: u64,
+    /// Times the session left Established.
+    pub flaps: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckInfo {
+    pub name: String,
+    /// UP, DEGRADED, DOWN.
+    pub state: String,
+    /// Has reached its first verdict.
+    pub decided: bool,
+    /// Why the last probe passed or failed.
+    pub reason: String,
+    pub last_duration_seconds: Option<f64>,
+    pub probes: u64,
+    pub failures: u64,
+}
+
+/// One prefix rhi is responsible for: a config VIP or a manual route.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RouteInfo {
+    pub prefix: IpNet,
+    /// `config` (a VIP), `manual` (rhi announce).
+    pub source: String,
+    /// UP, DEGRADED, DOWN for VIPs with checks; UP otherwise.
+    pub health: String,
+    /// Announced to at least one peer right now (drained routes are announced until withdrawn).
+    pub announced: bool,
+    pub drained: bool,
+    pub med: Option<u32>,
+    pub as_path_prepend: u8,
+    pub communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    pub local_pref: Option<u32>,
+    /// Peers it goes to; empty = all.
+    pub peers: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DrainInfo {
+    /// Every VIP is drained (rhi drain without prefixes, the drain file, or shutdown).
+    pub all: bool,
+    /// What started it: `cli`, `file`, `shutdown`, `state_file`; None when not drained.
+    pub source: Option<String>,
+    /// Seconds until drained routes are withdrawn; None = no withdrawal pending.
+    pub withdraw_in_seconds: Option<f64>,
+}

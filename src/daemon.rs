@@ -1,18 +1,18 @@
-//! `rhi run`: wires the configuration to the peer tasks, listeners, health checks and speaker,
-//! and turns SIGTERM/SIGINT into withdraw-then-Cease.
+//! `rhi run`: binds what must be bound (so a port or socket in use fails the start, not a log line
+//! later), starts the speaker, and turns signals into events: SIGTERM/SIGINT withdraw and close,
+//! SIGHUP reloads.
 
-use std::collections::HashMap;
 use std::io;
+use std::path::PathBuf;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use crate::bgp::session::spawn_peer;
 use crate::config::Config;
-use crate::health;
+use crate::control;
 use crate::listener;
-use crate::speaker::{PeerLink, Speaker, SpeakerEvent};
+use crate::speaker::{Speaker, SpeakerEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -23,41 +23,31 @@ pub enum DaemonError {
 }
 
 /// Runs until SIGTERM or SIGINT, then withdraws every route and closes every session.
-pub async fn run(config: Config) -> Result<(), DaemonError> {
+pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonError> {
     refuse_unbuilt_features(&config)?;
     let listeners = listener::bind(&config.listen)?;
+    let control_socket = config.control.socket.clone();
+    let control = control::server::bind(&control_socket).await?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    // SIGHUP's default action would end the process without withdrawing anything.
     let mut hangup = signal(SignalKind::hangup())?;
 
-    let peers: Vec<_> =
-        config.peers.iter().map(|peer| spawn_peer(peer.clone(), config.local_as, config.router_id)).collect();
-    let by_address: HashMap<_, _> =
-        peers.iter().map(|peer| (listener::canonical(peer.address), peer.commands.clone())).collect();
-    for socket in listeners {
-        tokio::spawn(listener::serve(socket, by_address.clone()));
-    }
-    info!(router_id = %config.router_id, local_as = config.local_as, peers = peers.len(), vips = config.vips.len(), "rhi running");
-
     let (events, events_rx) = mpsc::unbounded_channel();
-    let links = peers.iter().map(|p| PeerLink { name: p.name.clone(), commands: p.commands.clone() }).collect();
-    let speaker = tokio::spawn(Speaker::new(&config, links).run(events_rx));
-
-    let (reports, mut reports_rx) = mpsc::unbounded_channel();
-    for (name, check) in &config.checks {
-        tokio::spawn(health::run_check(name.clone(), check.clone(), reports.clone()));
+    for socket in listeners {
+        tokio::spawn(listener::serve(socket, events.clone()));
     }
-    let forward = events.clone();
-    tokio::spawn(async move {
-        while let Some(report) = reports_rx.recv().await {
-            if forward.send(SpeakerEvent::Check(report)).is_err() {
-                return;
-            }
-        }
-    });
-    let grace = events.clone();
+    tokio::spawn(control::server::serve(control, events.clone()));
+    info!(
+        router_id = %config.router_id,
+        local_as = config.local_as,
+        peers = config.peers.len(),
+        vips = config.vips.len(),
+        control = %control_socket.display(),
+        "rhi running"
+    );
     let startup_grace = config.startup_grace;
+    let speaker = tokio::spawn(Speaker::start(config, config_path, events.clone()).run(events_rx));
+    let grace = events.clone();
     tokio::spawn(async move {
         tokio::time::sleep(startup_grace).await;
         let _ = grace.send(SpeakerEvent::StartupGraceOver);
@@ -67,16 +57,20 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         tokio::select! {
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",
-            _ = hangup.recv() => warn!("SIGHUP: configuration reload is not supported by this build yet; nothing changed"),
+            _ = hangup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                let _ = events.send(SpeakerEvent::Reload { reply: None });
+            }
         }
     };
     info!(signal = signal_name, "withdrawing routes and closing sessions");
     let (done, finished) = oneshot::channel();
     let message = format!("rhi shutting down ({signal_name})");
-    if events.send(SpeakerEvent::Shutdown { message, done }).is_ok() {
-        let _ = finished.await;
+    if events.send(SpeakerEvent::Shutdown { message, done }).is_ok() && finished.await.is_err() {
+        warn!("speaker ended before confirming shutdown");
     }
     let _ = speaker.await;
+    control::server::remove(&control_socket);
     info!("stopped");
     Ok(())
 }

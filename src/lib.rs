@@ -6,6 +6,7 @@
 
 pub mod bgp;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod health;
 pub mod listener;

@@ -2,15 +2,14 @@
 //! A connection is handed to the task of the peer whose address it comes from; any other source
 //! address is refused at once, before a single byte is read.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::warn;
 
-use crate::bgp::session::PeerCommand;
+use crate::speaker::SpeakerEvent;
 
 /// Binds every address first, so that a port in use is an error at startup, not a log line later.
 pub fn bind(addresses: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
@@ -30,7 +29,8 @@ pub fn bind(addresses: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
         .collect()
 }
 
-pub async fn serve(listener: TcpListener, peers: HashMap<IpAddr, mpsc::UnboundedSender<PeerCommand>>) {
+/// Accepted connections go to the speaker, which knows the peers (they change on reload).
+pub async fn serve(listener: TcpListener, speaker: mpsc::UnboundedSender<SpeakerEvent>) {
     let local = listener.local_addr().ok();
     loop {
         let (stream, remote) = match listener.accept().await {
@@ -40,14 +40,9 @@ pub async fn serve(listener: TcpListener, peers: HashMap<IpAddr, mpsc::Unbounded
                 continue;
             }
         };
-        let source = canonical(remote.ip());
-        match peers.get(&source) {
-            Some(peer) => {
-                if peer.send(PeerCommand::Inbound(stream)).is_err() {
-                    warn!(%remote, "peer task has stopped; connection dropped");
-                }
-            }
-            None => info!(%remote, ?local, "refused connection: not a configured peer"),
+        tracing::debug!(%remote, ?local, "inbound connection");
+        if speaker.send(SpeakerEvent::Inbound(stream)).is_err() {
+            return;
         }
     }
 }

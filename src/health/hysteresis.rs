@@ -32,6 +32,11 @@ impl Hysteresis {
         Hysteresis { rise: rise.max(1), fall: fall.max(1), state: Health::Down, decided: false, candidate: None }
     }
 
+    /// Continues from a known state (a reload changed the check's settings).
+    pub fn resume(rise: u32, fall: u32, state: Health) -> Hysteresis {
+        Hysteresis { state, decided: true, ..Hysteresis::new(rise, fall) }
+    }
+
     pub fn state(&self) -> Health {
         self.state
     }

@@ -56,21 +56,39 @@ impl Verdict {
     }
 }
 
-/// Sent to the speaker when a check's state changes or it reaches its first verdict.
+/// Sent to the speaker after every probe: its state (after hysteresis) and the probe's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckReport {
     pub check: String,
+    /// The check's state after this probe.
     pub state: Health,
+    /// The check has its first verdict.
+    pub decided: bool,
+    /// This probe changed the state or gave the first verdict: routes may change.
+    pub changed: bool,
+    /// This probe failed (whether or not the state changed).
+    pub failed: bool,
     pub reason: String,
-    /// When the probe that decided it finished: the start of the verdict → UPDATE latency.
+    pub duration: Duration,
+    /// When the probe finished: the start of the verdict → UPDATE latency.
     pub at: Instant,
 }
 
 /// Runs one check forever. Probes never overlap: the next one starts after the previous one has
 /// finished (or timed out) and the interval has passed since it started.
-pub async fn run_check(name: String, config: CheckConfig, reports: mpsc::UnboundedSender<CheckReport>) {
+/// `resume` carries a previous state across a reload, so changing a check's settings does not
+/// send its VIPs back through DOWN.
+pub async fn run_check(
+    name: String,
+    config: CheckConfig,
+    resume: Option<Health>,
+    reports: mpsc::UnboundedSender<CheckReport>,
+) {
     let probe = probe::Probe::new(&config.kind);
-    let mut hysteresis = Hysteresis::new(config.rise, config.fall);
+    let mut hysteresis = match resume {
+        Some(state) => Hysteresis::resume(config.rise, config.fall, state),
+        None => Hysteresis::new(config.rise, config.fall),
+    };
     loop {
         let started = Instant::now();
         let verdict = match tokio::time::timeout(config.timeout, probe.run(config.timeout)).await {
@@ -79,22 +97,29 @@ pub async fn run_check(name: String, config: CheckConfig, reports: mpsc::Unbound
         };
         let finished = Instant::now();
         debug!(check = %name, result = verdict.level().as_str(), reason = verdict.reason(), took = ?finished - started, "probe");
-        let state = match hysteresis.observe(verdict.level()) {
-            Change::None => None,
+        let changed = match hysteresis.observe(verdict.level()) {
+            Change::None => false,
             Change::Changed(state) => {
                 info!(check = %name, state = state.as_str(), reason = verdict.reason(), "check state changed");
-                Some(state)
+                true
             }
             Change::Confirmed(state) => {
                 info!(check = %name, state = state.as_str(), reason = verdict.reason(), "check first verdict");
-                Some(state)
+                true
             }
         };
-        if let Some(state) = state {
-            let report = CheckReport { check: name.clone(), state, reason: verdict.reason().to_string(), at: finished };
-            if reports.send(report).is_err() {
-                return;
-            }
+        let report = CheckReport {
+            check: name.clone(),
+            state: hysteresis.state(),
+            decided: hysteresis.decided(),
+            changed,
+            failed: verdict.level() == Health::Down,
+            reason: verdict.reason().to_string(),
+            duration: finished - started,
+            at: finished,
+        };
+        if reports.send(report).is_err() {
+            return;
         }
         let period = hysteresis.next_delay(config.interval, config.fast_interval);
         tokio::time::sleep_until((started + period).max(finished + Duration::from_millis(1)).into()).await;

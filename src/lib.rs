@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod health;
 pub mod listener;
 pub mod logging;
+pub mod metrics;
 pub mod policy;
 pub mod rib;
 pub mod speaker;

@@ -54,6 +54,9 @@ pub enum PeerCommand {
     Shutdown { message: String, done: oneshot::Sender<()> },
     /// The Adj-RIB-Out as advertised, for `rhi routes`.
     Advertised(oneshot::Sender<Vec<(IpNet, Arc<Announcement>)>>),
+    /// The Routes just sent follow a health verdict reached at this instant: the next UPDATE
+    /// logs the verdict → UPDATE latency.
+    VerdictAt(Instant),
 }
 
 /// A snapshot of one peer for `rhi status`, logs and metrics.
@@ -163,6 +166,7 @@ struct PeerTask {
     /// UPDATEs packed from the Adj-RIB-Out, waiting for room in the writer queue.
     outbox: VecDeque<Update>,
     initial_table_complete: bool,
+    verdict_at: Option<Instant>,
 }
 
 impl PeerTask {
@@ -199,6 +203,7 @@ impl PeerTask {
             urgent: VecDeque::new(),
             outbox: VecDeque::new(),
             initial_table_complete: false,
+            verdict_at: None,
         }
     }
 
@@ -291,6 +296,12 @@ impl PeerTask {
             PeerCommand::Advertised(reply) => {
                 let routes = self.rib.advertised().map(|(prefix, ann)| (*prefix, ann.clone())).collect();
                 let _ = reply.send(routes);
+                None
+            }
+            PeerCommand::VerdictAt(at) => {
+                if self.session.is_some() {
+                    self.verdict_at.get_or_insert(at);
+                }
                 None
             }
             PeerCommand::Shutdown { .. } => None,
@@ -568,6 +579,9 @@ impl PeerTask {
         if let Some(update) = self.outbox.pop_front() {
             self.status.send_modify(|s| s.updates_sent += 1);
             permit.send(Outgoing::Message(Message::Update(update)));
+            if let Some(at) = self.verdict_at.take() {
+                debug!(peer = %self.peer.name, micros = at.elapsed().as_micros() as u64, "verdict → UPDATE queued to the socket writer");
+            }
         }
         if self.outbox.is_empty() && self.rib.pending() == 0 {
             self.status.send_modify(|s| s.prefixes_advertised = self.rib.advertised_count());

@@ -257,9 +257,8 @@ impl Speaker {
         slot.failures += u64::from(report.failed);
         slot.last_duration = Some(report.duration);
         slot.status = CheckStatus { state: report.state, decided: report.decided, reason: report.reason };
-        if report.changed {
-            self.refresh();
-            tracing::debug!(micros = report.at.elapsed().as_micros() as u64, "verdict handed to peers");
+        if report.changed && self.refresh() {
+            self.broadcast(|| PeerCommand::VerdictAt(report.at));
         }
     }
 
@@ -278,7 +277,8 @@ impl Speaker {
     }
 
     /// Recomputes every VIP, publishes what changed, answers drain waiters, releases End-of-RIB.
-    fn refresh(&mut self) {
+    /// True when routes changed.
+    fn refresh(&mut self) -> bool {
         for index in 0..self.vips.len() {
             let health = self.vip_health(&self.vips[index].config);
             let drained = self.drain.state_of(&self.vips[index].config.prefix);
@@ -295,11 +295,13 @@ impl Speaker {
                 self.touched.insert(prefix);
             }
         }
+        let changed = !self.touched.is_empty();
         self.publish();
         self.answer_drain_waiters();
         if !self.initial_table_complete && self.checks.values().all(|c| c.status.decided) {
             self.complete_initial_table();
         }
+        changed
     }
 
     /// Sends each peer its resolution of every touched prefix.

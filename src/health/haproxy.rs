@@ -121,10 +121,21 @@ fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::health::Health;
 
     const BOTH_UP: &str = include_str!("../../tests/fixtures/haproxy/haproxy-stats.csv");
     const BOTH_DOWN: &str = include_str!("../../tests/fixtures/haproxy/haproxy-stats-both-down.csv");
     const MAINT_DRAIN: &str = include_str!("../../tests/fixtures/haproxy/haproxy-stats-maint-drain.csv");
+    // Captured by tests/fixtures/haproxy/capture.sh (HAProxy 2.6.12); see the README there.
+    /// Backends `app` (s1, s2 UP), `empty` (no servers), `nocheck` (n1, n2 without `check`),
+    /// `withbackup` (active a1 UP, backup k1 UP).
+    const MIXED: &str = include_str!("../../tests/fixtures/haproxy/mixed-healthy.csv");
+    /// As MIXED, but `withbackup`'s active a1 is DOWN: only the backup k1 is usable.
+    const BACKUP_ONLY: &str = include_str!("../../tests/fixtures/haproxy/backup-only.csv");
+    /// As BACKUP_ONLY, with `app`/s1 in MAINT (`disable server`), s2 UP.
+    const ONE_MAINT: &str = include_str!("../../tests/fixtures/haproxy/one-maint.csv");
+    /// As BACKUP_ONLY, with `app`/s2 in DRAIN (`set server ... state drain`), s1 UP.
+    const ONE_DRAIN: &str = include_str!("../../tests/fixtures/haproxy/one-drain.csv");
 
     fn check(backend: &str) -> HaproxyCheck {
         HaproxyCheck {
@@ -200,5 +211,151 @@ mod tests {
         ] {
             assert!(matches!(evaluate(body, &check("app")), Verdict::Fail(_)), "{body:?}");
         }
+    }
+
+    fn fail(reason: &str) -> Verdict {
+        Verdict::Fail(reason.into())
+    }
+
+    fn pass(reason: &str) -> Verdict {
+        Verdict::Pass(reason.into())
+    }
+
+    fn with_backup(backend: &str) -> HaproxyCheck {
+        HaproxyCheck { count_backup: true, ..check(backend) }
+    }
+
+    #[test]
+    fn zero_servers_fail_although_haproxy_shows_the_backend_up() {
+        // HAProxy 2.6 shows a backend without servers as UP (it is DOWN only when it has servers
+        // and none is usable): the verdict must come from `act`, and min_up >= 1 makes it fail.
+        let stats = Stats::parse(MIXED).unwrap();
+        let row = stats.row("empty", "BACKEND").expect("captured");
+        assert_eq!((row.get("status"), row.get("act"), row.get("bck")), (Some("UP"), Some("0"), Some("0")));
+        assert_eq!(evaluate(MIXED, &check("empty")), fail("backend empty: 0 usable servers (min_up 1)"));
+        assert_eq!(
+            evaluate(MIXED, &with_backup("empty")),
+            fail("backend empty: 0 usable servers (active + backup) (min_up 1)")
+        );
+    }
+
+    #[test]
+    fn servers_without_checks_count_as_usable() {
+        let stats = Stats::parse(MIXED).unwrap();
+        assert_eq!(stats.row("nocheck", "n1").and_then(|r| r.get("status").map(str::to_string)).unwrap(), "no check");
+        assert_eq!(evaluate(MIXED, &check("nocheck")), pass("backend nocheck: 2 usable servers"));
+        let three = HaproxyCheck { degraded_below: Some(3), ..check("nocheck") };
+        assert_eq!(
+            evaluate(MIXED, &three),
+            Verdict::Degraded("backend nocheck: 2 usable servers (degraded below 3)".into())
+        );
+    }
+
+    #[test]
+    fn a_backup_alone_fails_unless_count_backup() {
+        // Active a1 DOWN, backup k1 UP: HAProxy shows the backend UP with act 0, bck 1.
+        assert_eq!(
+            evaluate(BACKUP_ONLY, &check("withbackup")),
+            fail("backend withbackup: 0 usable servers (min_up 1)")
+        );
+        assert_eq!(
+            evaluate(BACKUP_ONLY, &with_backup("withbackup")),
+            pass("backend withbackup: 1 usable servers (active + backup)")
+        );
+    }
+
+    #[test]
+    fn a_standby_backup_counts_only_with_count_backup() {
+        // Both up: HAProxy sends traffic to a1 only, yet the BACKEND row shows act 1 and bck 1.
+        assert_eq!(evaluate(MIXED, &check("withbackup")), pass("backend withbackup: 1 usable servers"));
+        assert_eq!(
+            evaluate(MIXED, &with_backup("withbackup")),
+            pass("backend withbackup: 2 usable servers (active + backup)")
+        );
+        let degraded = HaproxyCheck { degraded_below: Some(2), ..check("withbackup") };
+        assert!(matches!(evaluate(MIXED, &degraded), Verdict::Degraded(_)));
+    }
+
+    #[test]
+    fn one_server_in_maint_or_drain_is_not_usable() {
+        for (name, page) in [("one-maint", ONE_MAINT), ("one-drain", ONE_DRAIN)] {
+            assert_eq!(evaluate(page, &check("app")), pass("backend app: 1 usable servers"), "{name}");
+            let degraded = HaproxyCheck { degraded_below: Some(2), ..check("app") };
+            assert_eq!(
+                evaluate(page, &degraded),
+                Verdict::Degraded("backend app: 1 usable servers (degraded below 2)".into()),
+                "{name}"
+            );
+            let strict = HaproxyCheck { min_up: 2, ..check("app") };
+            assert_eq!(evaluate(page, &strict), fail("backend app: 1 usable servers (min_up 2)"), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_captured_page_gives_the_expected_verdict_for_every_backend() {
+        use Health::*;
+        // (page, backend, level without count_backup, level with it)
+        let table = [
+            ("haproxy-stats", BOTH_UP, "app", Up, Up),
+            ("haproxy-stats-both-down", BOTH_DOWN, "app", Down, Down),
+            ("haproxy-stats-maint-drain", MAINT_DRAIN, "app", Down, Down),
+            ("mixed-healthy", MIXED, "app", Up, Up),
+            ("mixed-healthy", MIXED, "empty", Down, Down),
+            ("mixed-healthy", MIXED, "nocheck", Up, Up),
+            ("mixed-healthy", MIXED, "withbackup", Up, Up),
+            ("backup-only", BACKUP_ONLY, "withbackup", Down, Up),
+            ("one-maint", ONE_MAINT, "app", Up, Up),
+            ("one-drain", ONE_DRAIN, "app", Up, Up),
+        ];
+        for (name, page, backend, plain, counting_backup) in table {
+            assert_eq!(evaluate(page, &check(backend)).level(), plain, "{name} {backend}");
+            assert_eq!(evaluate(page, &with_backup(backend)).level(), counting_backup, "{name} {backend} count_backup");
+        }
+    }
+
+    #[test]
+    fn the_frontend_must_be_open_in_captured_pages() {
+        let web = HaproxyCheck { frontend: Some("web".into()), ..check("app") };
+        for page in [MIXED, BACKUP_ONLY, ONE_MAINT, ONE_DRAIN] {
+            assert!(passes(&evaluate(page, &web)));
+        }
+        // A backend name is not a frontend: `app` has no FRONTEND row.
+        let wrong = HaproxyCheck { frontend: Some("app".into()), ..check("app") };
+        assert_eq!(evaluate(MIXED, &wrong), fail("frontend app not in stats"));
+        // The same page with frontend web stopped (`disable frontend web` shows STOP).
+        let closed: String = MIXED
+            .lines()
+            .map(|l| if l.starts_with("web,FRONTEND,") { l.replace(",OPEN,", ",STOP,") } else { l.to_string() } + "\n")
+            .collect();
+        assert!(matches!(evaluate(&closed, &web), Verdict::Fail(r) if r == "frontend web is STOP, not OPEN"));
+    }
+
+    /// Real pages fed through rise/fall as `run_check` does: one server left (DEGRADED) while
+    /// every other probe sees none (DOWN), e.g. the last server flapping or the stats page timing
+    /// out every other time. Every result is below UP, yet the check never leaves UP: the
+    /// hysteresis restarts its count whenever the level differs from the previous result, so
+    /// alternating DEGRADED/DOWN never reaches `fall` and the VIP keeps its healthy attributes.
+    #[test]
+    #[ignore = "bug in health/hysteresis.rs: alternating DEGRADED/DOWN results never leave UP"]
+    fn a_pool_alternating_between_one_and_no_usable_servers_leaves_up() {
+        use super::super::hysteresis::Hysteresis;
+        let check = HaproxyCheck { degraded_below: Some(2), ..check("app") };
+        let mut hysteresis = Hysteresis::new(2, 2);
+        for page in [BOTH_UP, BOTH_UP] {
+            hysteresis.observe(evaluate(page, &check).level());
+        }
+        assert_eq!(hysteresis.state(), Health::Up);
+        let mut seen = Vec::new();
+        for page in [ONE_MAINT, BOTH_DOWN, ONE_DRAIN, MAINT_DRAIN, ONE_MAINT, BOTH_DOWN] {
+            let level = evaluate(page, &check).level();
+            seen.push(level);
+            hysteresis.observe(level);
+        }
+        assert!(seen.iter().all(|l| *l < Health::Up), "{seen:?}");
+        assert!(
+            hysteresis.state() < Health::Up,
+            "six probes in a row below UP ({seen:?}), state still {:?}",
+            hysteresis.state()
+        );
     }
 }

@@ -12,8 +12,19 @@ pub struct Hysteresis {
     state: Health,
     /// The first verdict has been reached (risen, or confirmed down).
     decided: bool,
-    /// A different level seen on the last `count` consecutive results.
-    candidate: Option<(Health, u32)>,
+    /// Consecutive results on one side of the current state.
+    run: Option<Run>,
+}
+
+/// A run of results all better (rising) or all worse (falling) than the current state. A run
+/// that mixes levels (DEGRADED, DOWN, DEGRADED, ...) still counts: it ends on the least extreme
+/// level it saw, so a pool flapping between one and no usable servers does leave UP.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    rising: bool,
+    count: u32,
+    /// Rising: the worst level seen; falling: the best.
+    settle: Health,
 }
 
 /// What one result did to the state.
@@ -29,7 +40,7 @@ pub enum Change {
 impl Hysteresis {
     /// Starts DOWN and undecided: a VIP is not announced until its check has risen.
     pub fn new(rise: u32, fall: u32) -> Hysteresis {
-        Hysteresis { rise: rise.max(1), fall: fall.max(1), state: Health::Down, decided: false, candidate: None }
+        Hysteresis { rise: rise.max(1), fall: fall.max(1), state: Health::Down, decided: false, run: None }
     }
 
     /// Continues from a known state (a reload changed the check's settings).
@@ -47,7 +58,7 @@ impl Hysteresis {
 
     /// A change is pending (or the first verdict is): probe at the fast interval.
     pub fn changing(&self) -> bool {
-        !self.decided || self.candidate.is_some()
+        !self.decided || self.run.is_some()
     }
 
     pub fn next_delay(&self, interval: Duration, fast_interval: Duration) -> Duration {
@@ -59,29 +70,32 @@ impl Hysteresis {
     }
 
     pub fn observe(&mut self, level: Health) -> Change {
-        // At startup a DOWN result confirms the initial DOWN after `fall` results, like any fall.
-        let target = if level == self.state && self.decided {
-            self.candidate = None;
-            return Change::None;
-        } else {
-            level
-        };
-        let count = match self.candidate {
-            Some((candidate, count)) if candidate == target => count + 1,
-            _ => 1,
-        };
-        let needed = if target > self.state { self.rise } else { self.fall };
-        if count < needed {
-            self.candidate = Some((target, count));
+        if level == self.state && self.decided {
+            self.run = None;
             return Change::None;
         }
-        self.candidate = None;
+        // At startup a DOWN result counts toward confirming the initial DOWN, like any fall.
+        let rising = level > self.state;
+        let run = match self.run {
+            Some(run) if run.rising == rising => Run {
+                rising,
+                count: run.count + 1,
+                settle: if rising { run.settle.min(level) } else { run.settle.max(level) },
+            },
+            _ => Run { rising, count: 1, settle: level },
+        };
+        let needed = if rising { self.rise } else { self.fall };
+        if run.count < needed {
+            self.run = Some(run);
+            return Change::None;
+        }
+        self.run = None;
         self.decided = true;
-        if target == self.state {
-            Change::Confirmed(target)
+        if run.settle == self.state {
+            Change::Confirmed(run.settle)
         } else {
-            self.state = target;
-            Change::Changed(target)
+            self.state = run.settle;
+            Change::Changed(run.settle)
         }
     }
 }
@@ -151,6 +165,23 @@ mod tests {
         assert_eq!(h.next_delay(slow, fast), fast, "a fall is pending");
         h.observe(Up);
         assert_eq!(h.next_delay(slow, fast), slow, "pending fall cancelled");
+    }
+
+    #[test]
+    fn mixed_results_below_up_still_fall_to_the_best_of_them() {
+        let mut h = Hysteresis::new(2, 3);
+        feed(&mut h, &[Up, Up]);
+        assert_eq!(feed(&mut h, &[Degraded, Down, Degraded]).last(), Some(&Change::Changed(Degraded)));
+        let mut h = Hysteresis::new(2, 2);
+        feed(&mut h, &[Up, Up]);
+        assert_eq!(feed(&mut h, &[Down, Down]).last(), Some(&Change::Changed(Down)));
+    }
+
+    #[test]
+    fn mixed_results_above_down_rise_to_the_worst_of_them() {
+        let mut h = Hysteresis::new(2, 2);
+        assert_eq!(feed(&mut h, &[Up, Degraded]).last(), Some(&Change::Changed(Degraded)));
+        assert_eq!(feed(&mut h, &[Up, Up]).last(), Some(&Change::Changed(Up)));
     }
 
     #[test]

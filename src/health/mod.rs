@@ -96,15 +96,15 @@ pub async fn run_check(
             Err(_) => Verdict::Fail(format!("timed out after {}", humantime::format_duration(config.timeout))),
         };
         let finished = Instant::now();
-        debug!(check = %name, result = verdict.level().as_str(), reason = verdict.reason(), took = ?finished - started, "probe");
+        debug!(check = %name, result = %verdict.level().as_str(), reason = verdict.reason(), took = ?finished - started, "probe");
         let changed = match hysteresis.observe(verdict.level()) {
             Change::None => false,
             Change::Changed(state) => {
-                info!(check = %name, state = state.as_str(), reason = verdict.reason(), "check state changed");
+                info!(check = %name, state = %state.as_str(), reason = verdict.reason(), "check state changed");
                 true
             }
             Change::Confirmed(state) => {
-                info!(check = %name, state = state.as_str(), reason = verdict.reason(), "check first verdict");
+                info!(check = %name, state = %state.as_str(), reason = verdict.reason(), "check first verdict");
                 true
             }
         };

@@ -257,8 +257,10 @@ impl Speaker {
         slot.failures += u64::from(report.failed);
         slot.last_duration = Some(report.duration);
         slot.status = CheckStatus { state: report.state, decided: report.decided, reason: report.reason };
-        if report.changed && self.refresh() {
+        if report.changed && self.recompute_vips() {
+            // Ahead of the routes it explains, so the first UPDATE they cause carries it.
             self.broadcast(|| PeerCommand::VerdictAt(report.at));
+            self.refresh();
         }
     }
 
@@ -277,8 +279,17 @@ impl Speaker {
     }
 
     /// Recomputes every VIP, publishes what changed, answers drain waiters, releases End-of-RIB.
-    /// True when routes changed.
-    fn refresh(&mut self) -> bool {
+    fn refresh(&mut self) {
+        self.recompute_vips();
+        self.publish();
+        self.answer_drain_waiters();
+        if !self.initial_table_complete && self.checks.values().all(|c| c.status.decided) {
+            self.complete_initial_table();
+        }
+    }
+
+    /// Brings every VIP's desired announcement up to date; true when any changed.
+    fn recompute_vips(&mut self) -> bool {
         for index in 0..self.vips.len() {
             let health = self.vip_health(&self.vips[index].config);
             let drained = self.drain.state_of(&self.vips[index].config.prefix);
@@ -288,20 +299,14 @@ impl Speaker {
                 let prefix = vip.config.prefix;
                 let drained = drained.is_some();
                 match &wanted {
-                    Some(a) => info!(vip = %prefix, health = health.as_str(), drained, med = ?a.med, "announce"),
-                    None => info!(vip = %prefix, health = health.as_str(), drained, "withdraw"),
+                    Some(a) => info!(vip = %prefix, health = %health.as_str(), drained, med = ?a.med, "announce"),
+                    None => info!(vip = %prefix, health = %health.as_str(), drained, "withdraw"),
                 }
                 vip.current = wanted;
                 self.touched.insert(prefix);
             }
         }
-        let changed = !self.touched.is_empty();
-        self.publish();
-        self.answer_drain_waiters();
-        if !self.initial_table_complete && self.checks.values().all(|c| c.status.decided) {
-            self.complete_initial_table();
-        }
-        changed
+        !self.touched.is_empty()
     }
 
     /// Sends each peer its resolution of every touched prefix.

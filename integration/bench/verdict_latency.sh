@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Health verdict → UPDATE latency: how long after a probe decides a check's state the UPDATE is
+# queued to the session's socket writer (which writes it in the same event-loop turn).
+#
+#   integration/bench/verdict_latency.sh [FLIPS]     (default 40; needs bird2, jq; builds --release)
+#
+# An `exec` check (`test -e FILE`, rise 1, fall 1, every 50 ms) is flipped FLIPS times by
+# creating/removing FILE; each flip announces or withdraws the VIP toward a real BIRD. rhi logs
+# each latency at debug level ("verdict → UPDATE queued"); this prints their distribution.
+# Everything runs on 127.48.0.0/24 and is stopped by PID on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+flips=${1:-40}
+export PATH="$PATH:/usr/sbin:/sbin"
+
+cargo build --release --quiet
+rhi=$PWD/target/release/rhi
+dir=$(mktemp -d /tmp/rhi-bench-verdict.XXXXXX)
+bird_pid="" rhi_pid=""
+cleanup() {
+  [ -n "$rhi_pid" ] && kill -9 "$rhi_pid" 2>/dev/null || true
+  [ -n "$bird_pid" ] && kill "$bird_pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+cat > "$dir/bird.conf" <<EOF
+log "$dir/bird.log" all;
+router id 127.48.0.1;
+protocol device { }
+protocol bgp inj {
+  local 127.48.0.1 port 1179 as 65000;
+  neighbor 127.48.0.2 port 1179 as 65010;
+  multihop; strict bind yes; passive yes;
+  ipv4 { import all; export none; };
+}
+EOF
+bird -f -c "$dir/bird.conf" -s "$dir/bird.ctl" -P "$dir/bird.pid" &
+bird_pid=$!
+
+cat > "$dir/rhi.yaml" <<EOF
+router_id: 127.48.0.2
+local_as: 65010
+peers:
+  - {name: r1, address: 127.48.0.1, port: 1179, remote_as: 65000, local_address: 127.48.0.2, next_hop: 192.0.2.10}
+checks:
+  flag:
+    exec: {command: ["test", "-e", "$dir/up"]}
+    interval: 50ms
+    fast_interval: 50ms
+    timeout: 500ms
+    rise: 1
+    fall: 1
+vips:
+  - {prefix: 10.46.46.46/32, med: 300, check: flag}
+control: {socket: $dir/rhi.sock}
+EOF
+RUST_LOG=info,rhi::bgp::session=debug "$rhi" run -c "$dir/rhi.yaml" --log-format json 2> "$dir/rhi.log" &
+rhi_pid=$!
+for _ in $(seq 500); do grep -q '"session established"' "$dir/rhi.log" && break; sleep 0.01; done
+
+route_in_bird() { birdc -s "$dir/bird.ctl" show route 10.46.46.46/32 | grep -q 10.46.46.46; }
+for i in $(seq "$flips"); do
+  if [ $((i % 2)) = 1 ]; then
+    touch "$dir/up"
+    for _ in $(seq 200); do route_in_bird && break; sleep 0.01; done
+  else
+    rm -f "$dir/up"
+    for _ in $(seq 200); do route_in_bird || break; sleep 0.01; done
+  fi
+done
+
+grep 'verdict → UPDATE' "$dir/rhi.log" | jq -r .micros | sort -n > "$dir/micros"
+n=$(wc -l < "$dir/micros")
+[ "$n" -gt 0 ] || { echo "no latency lines"; tail -20 "$dir/rhi.log"; exit 1; }
+pick() { awk -v q="$1" '{a[NR]=$1} END {i=int(NR*q); if (i<1) i=1; print a[i]}' "$dir/micros"; }
+echo "verdict → UPDATE queued (µs, $n flips): min $(head -1 "$dir/micros"), median $(pick 0.5), p90 $(pick 0.9), max $(tail -1 "$dir/micros")"

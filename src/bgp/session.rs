@@ -53,7 +53,8 @@ pub enum PeerCommand {
     /// Withdraw everything, send Cease/Administrative Shutdown, and end the task.
     Shutdown { message: String, done: oneshot::Sender<()> },
     /// The Adj-RIB-Out as advertised, for `rhi routes`.
-    Advertised(oneshot::Sender<Vec<(IpNet, Arc<Announcement>)>>),
+    /// With the next hop this session sends for each.
+    Advertised(oneshot::Sender<Vec<(IpNet, Arc<Announcement>, Option<IpAddr>)>>),
     /// The Routes just sent follow a health verdict reached at this instant: the next UPDATE
     /// logs the verdict → UPDATE latency.
     VerdictAt(Instant),
@@ -167,6 +168,8 @@ struct PeerTask {
     outbox: VecDeque<Update>,
     initial_table_complete: bool,
     verdict_at: Option<Instant>,
+    /// The state last logged and published in the status.
+    reported_state: State,
 }
 
 impl PeerTask {
@@ -204,6 +207,7 @@ impl PeerTask {
             outbox: VecDeque::new(),
             initial_table_complete: false,
             verdict_at: None,
+            reported_state: State::Idle,
         }
     }
 
@@ -294,7 +298,18 @@ impl PeerTask {
             }
             PeerCommand::Inbound(stream) => self.inbound(stream),
             PeerCommand::Advertised(reply) => {
-                let routes = self.rib.advertised().map(|(prefix, ann)| (*prefix, ann.clone())).collect();
+                let context = self.session.as_ref().map(|s| &s.context);
+                let routes = self
+                    .rib
+                    .advertised()
+                    .map(|(prefix, ann)| {
+                        let next_hop = context.and_then(|c| match prefix {
+                            IpNet::V4(_) => c.next_hop_v4(ann).map(IpAddr::V4),
+                            IpNet::V6(_) => c.next_hop_v6(ann).map(IpAddr::V6),
+                        });
+                        (*prefix, ann.clone(), next_hop)
+                    })
+                    .collect();
                 let _ = reply.send(routes);
                 None
             }
@@ -380,7 +395,6 @@ impl PeerTask {
     }
 
     fn apply(&mut self, actions: Vec<Action>) {
-        let before = self.fsm.state();
         for action in actions {
             match action {
                 Action::Connect => self.connect(),
@@ -391,9 +405,11 @@ impl PeerTask {
                 Action::Deliver(message) => self.deliver(message),
             }
         }
+        // The FSM moved when it handled the event, before these actions: compare with what was
+        // last reported, not with the state at the start of this call.
         let after = self.fsm.state();
-        if before != after {
-            self.state_changed(before, after);
+        if after != self.reported_state {
+            self.state_changed(self.reported_state, after);
         }
         // An inbound connection parked during OpenSent waits for the peer's identifier.
         if let Some(stream) = self.parked_inbound.take() {
@@ -417,6 +433,7 @@ impl PeerTask {
     }
 
     fn state_changed(&mut self, from: State, to: State) {
+        self.reported_state = to;
         let last_error = self.fsm.last_error().map(str::to_string);
         match (to, &last_error) {
             (State::Idle, Some(error)) if from != State::Connect && from != State::Active => {
@@ -625,7 +642,6 @@ impl PeerTask {
             info!(peer = %self.peer.name, "routes withdrawn");
         }
         let actions = self.fsm.handle(Instant::now(), Event::Stop { message });
-        let before = self.fsm.state();
         for action in actions {
             match action {
                 Action::Send(message) => self.urgent.push_back(Outgoing::Message(message)),
@@ -643,8 +659,8 @@ impl PeerTask {
                 _ => {}
             }
         }
-        if before != State::Idle {
-            self.state_changed(before, State::Idle);
+        if self.reported_state != self.fsm.state() {
+            self.state_changed(self.reported_state, self.fsm.state());
         }
     }
 }

@@ -158,7 +158,9 @@ impl Speaker {
             let mut routes = Vec::new();
             for (peer, rx) in pending {
                 let Ok(advertised) = rx.await else { continue };
-                routes.extend(advertised.into_iter().map(|(prefix, a)| advertised_route(&peer, prefix, &a)));
+                routes.extend(
+                    advertised.into_iter().map(|(prefix, a, next_hop)| advertised_route(&peer, prefix, &a, next_hop)),
+                );
             }
             routes.sort_by(|a, b| (&a.peer, a.prefix).cmp(&(&b.peer, b.prefix)));
             let _ = reply.send(Response::data(routes));
@@ -250,7 +252,12 @@ fn route_info(
     }
 }
 
-fn advertised_route(peer: &str, prefix: IpNet, a: &Announcement) -> AdvertisedRoute {
+fn advertised_route(
+    peer: &str,
+    prefix: IpNet,
+    a: &Announcement,
+    next_hop: Option<std::net::IpAddr>,
+) -> AdvertisedRoute {
     AdvertisedRoute {
         peer: peer.to_string(),
         prefix,
@@ -259,6 +266,6 @@ fn advertised_route(peer: &str, prefix: IpNet, a: &Announcement) -> AdvertisedRo
         communities: a.communities.iter().map(|c| community_to_string(*c)).collect(),
         large_communities: a.large_communities.iter().map(|c| c.to_string()).collect(),
         local_pref: a.local_pref,
-        next_hop: a.next_hop,
+        next_hop,
     }
 }

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::control;
 use crate::listener;
+use crate::metrics;
 use crate::speaker::{Speaker, SpeakerEvent};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,14 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Dae
     let listeners = listener::bind(&config.listen)?;
     let control_socket = config.control.socket.clone();
     let control = control::server::bind(&control_socket).await?;
+    let metrics_listener = match &config.metrics {
+        Some(metrics) => Some(
+            metrics::bind(metrics.listen)
+                .await
+                .map_err(|e| io::Error::new(e.kind(), format!("metrics.listen {}: {e}", metrics.listen)))?,
+        ),
+        None => None,
+    };
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut hangup = signal(SignalKind::hangup())?;
@@ -37,6 +46,17 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Dae
         tokio::spawn(listener::serve(socket, events.clone()));
     }
     tokio::spawn(control::server::serve(control, events.clone()));
+    if let Some(listener) = metrics_listener {
+        let speaker = events.clone();
+        tokio::spawn(metrics::serve(listener, move || {
+            let speaker = speaker.clone();
+            async move {
+                let (reply, snapshot) = oneshot::channel();
+                speaker.send(SpeakerEvent::Snapshot(reply)).ok()?;
+                snapshot.await.ok()
+            }
+        }));
+    }
     info!(
         router_id = %config.router_id,
         local_as = config.local_as,

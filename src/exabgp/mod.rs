@@ -1,0 +1,4 @@
+//! ExaBGP compatibility: its API text commands, its configuration files, and the processes that
+//! speak its API.
+
+pub mod process;

@@ -46,8 +46,10 @@ metrics:
     )
 }
 
-/// One scrape as (name, labels) → value.
-fn scrape(url: &str) -> HashMap<(String, Vec<(String, String)>), f64> {
+/// One scrape: (name, sorted labels) → value.
+type Samples = HashMap<(String, Vec<(String, String)>), f64>;
+
+fn scrape(url: &str) -> Samples {
     let output = std::process::Command::new("curl").args(["-sf", url]).output().expect("curl");
     assert!(output.status.success(), "GET {url} failed");
     let text = String::from_utf8(output.stdout).unwrap();
@@ -68,7 +70,7 @@ fn scrape(url: &str) -> HashMap<(String, Vec<(String, String)>), f64> {
         .collect()
 }
 
-fn value(metrics: &HashMap<(String, Vec<(String, String)>), f64>, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+fn value(metrics: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let mut labels: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     labels.sort();
     metrics.get(&(name.to_string(), labels)).copied()

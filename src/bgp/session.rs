@@ -41,6 +41,9 @@ const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 /// RFC 4271 suggests 120 s; the retry backoff starts lower and is capped at this.
 pub const CONNECT_RETRY_MAX: Duration = Duration::from_secs(60);
 
+/// A prefix as advertised to this peer, with the next hop this session sends for it.
+pub type AdvertisedRoute = (IpNet, Arc<Announcement>, Option<IpAddr>);
+
 /// What the speaker tells a peer task.
 #[derive(Debug)]
 pub enum PeerCommand {
@@ -53,8 +56,7 @@ pub enum PeerCommand {
     /// Withdraw everything, send Cease/Administrative Shutdown, and end the task.
     Shutdown { message: String, done: oneshot::Sender<()> },
     /// The Adj-RIB-Out as advertised, for `rhi routes`.
-    /// With the next hop this session sends for each.
-    Advertised(oneshot::Sender<Vec<(IpNet, Arc<Announcement>, Option<IpAddr>)>>),
+    Advertised(oneshot::Sender<Vec<AdvertisedRoute>>),
     /// The Routes just sent follow a health verdict reached at this instant: the next UPDATE
     /// logs the verdict → UPDATE latency.
     VerdictAt(Instant),

@@ -654,7 +654,7 @@ fn reload_and_sighup_change_the_med_without_resetting_the_session() {
         if peer.state == "Established" {
             Ok(peer)
         } else {
-            Err(peer)
+            Err(format!("{peer:?}"))
         }
     });
 

@@ -89,16 +89,9 @@ impl RouteSpec {
         if self.as_path_prepend > MAX_PREPEND {
             return Err(format!("as-path-prepend {} is more than {MAX_PREPEND}", self.as_path_prepend));
         }
-        let communities = self
-            .communities
-            .iter()
-            .map(|c| parse_community(c).map_err(|e| format!("community {c:?}: {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let large_communities = self
-            .large_communities
-            .iter()
-            .map(|c| c.parse::<LargeCommunity>().map_err(|e| format!("large community {c:?}: {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let communities = self.communities.iter().map(|c| parse_community(c)).collect::<Result<Vec<_>, _>>()?;
+        let large_communities =
+            self.large_communities.iter().map(|c| c.parse::<LargeCommunity>()).collect::<Result<Vec<_>, _>>()?;
         Ok(Announcement {
             med: self.med,
             as_path_prepend: self.as_path_prepend,

@@ -478,6 +478,10 @@ impl Speaker {
             Ok(state_file::Loaded::Restored(state)) => {
                 self.drain = state.drain;
                 self.drain.expire(SystemTime::now());
+                // The file's presence was last seen as what started this drain: the first poll
+                // then undrains if the file went away meanwhile, and does not restart the
+                // withdrawal clock of a drain the file already started.
+                self.drain_file_present = self.drain.source == Some(Source::File);
                 if self.drain.is_active() {
                     info!(source = ?self.drain.source, "restored drain state from the state file");
                 }

@@ -39,7 +39,7 @@ use super::backoff::Backoff;
 use super::capability::Capability;
 use super::message::{Message, Open};
 use super::nlri::Family;
-use super::notification::{code, Notification};
+use super::notification::{cease as cease_subcode, code, fsm as fsm_subcode, open as open_subcode, Notification};
 use super::AS_TRANS;
 
 const BGP_VERSION: u8 = 4;
@@ -57,32 +57,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// failure restarts the backoff from `connect_retry`.
 const STABLE_SESSION: Duration = Duration::from_secs(30);
 
-/// RFC 8203/9003: the shutdown communication's length is a single octet.
-const MAX_SHUTDOWN_COMMUNICATION: usize = 255;
-
 /// At most this many octets of a received NOTIFICATION's data go into an error text.
 const MAX_DATA_SHOWN: usize = 32;
-
-mod open_subcode {
-    pub const UNSUPPORTED_VERSION: u8 = 1;
-    pub const BAD_PEER_AS: u8 = 2;
-    pub const BAD_BGP_IDENTIFIER: u8 = 3;
-    pub const UNACCEPTABLE_HOLD_TIME: u8 = 6;
-}
-
-/// RFC 6608 §3.
-mod fsm_subcode {
-    pub const UNEXPECTED_IN_OPEN_SENT: u8 = 1;
-    pub const UNEXPECTED_IN_OPEN_CONFIRM: u8 = 2;
-    pub const UNEXPECTED_IN_ESTABLISHED: u8 = 3;
-}
-
-/// RFC 4486.
-mod cease_subcode {
-    pub const ADMINISTRATIVE_SHUTDOWN: u8 = 2;
-    pub const ADMINISTRATIVE_RESET: u8 = 4;
-    pub const CONNECTION_COLLISION_RESOLUTION: u8 = 7;
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
@@ -349,11 +325,11 @@ impl Fsm {
             return Vec::new();
         }
         let data = shutdown_communication(message);
-        let reason = match parse_shutdown_communication(&data) {
+        let notification = Notification { code: code::CEASE, subcode: cease_subcode::ADMINISTRATIVE_SHUTDOWN, data };
+        let reason = match notification.shutdown_message() {
             Some(sent) => format!("administrative shutdown: {sent:?}"),
             None => "administrative shutdown".to_string(),
         };
-        let notification = Notification { code: code::CEASE, subcode: cease_subcode::ADMINISTRATIVE_SHUTDOWN, data };
         self.shut(now, Some(notification), reason, Restart::Never)
     }
 
@@ -442,9 +418,9 @@ impl Fsm {
     /// RFC 6608: the subcode names the state, the data octet names the message type.
     fn unexpected_message(&mut self, now: Instant, state: State, message: &Message) -> Vec<Action> {
         let subcode = match state {
-            State::OpenSent => fsm_subcode::UNEXPECTED_IN_OPEN_SENT,
-            State::OpenConfirm => fsm_subcode::UNEXPECTED_IN_OPEN_CONFIRM,
-            State::Established => fsm_subcode::UNEXPECTED_IN_ESTABLISHED,
+            State::OpenSent => fsm_subcode::UNEXPECTED_MESSAGE_IN_OPEN_SENT,
+            State::OpenConfirm => fsm_subcode::UNEXPECTED_MESSAGE_IN_OPEN_CONFIRM,
+            State::Established => fsm_subcode::UNEXPECTED_MESSAGE_IN_ESTABLISHED,
             State::Idle | State::Connect | State::Active => return Vec::new(),
         };
         let notification =
@@ -480,7 +456,7 @@ impl Fsm {
         if open.version != BGP_VERSION {
             // The largest version we support below the one bid, else our smallest: always 4.
             return Err(OpenRefusal {
-                subcode: open_subcode::UNSUPPORTED_VERSION,
+                subcode: open_subcode::UNSUPPORTED_VERSION_NUMBER,
                 data: Bytes::copy_from_slice(&u16::from(BGP_VERSION).to_be_bytes()),
                 detail: format!("peer speaks BGP version {}", open.version),
             });
@@ -699,43 +675,22 @@ fn dedup(families: &[Family]) -> Vec<Family> {
     unique
 }
 
-/// RFC 8203/9003 shutdown communication: a length octet, then at most 255 octets of UTF-8, cut
-/// at a character boundary. An empty message sends no data at all, which every speaker,
-/// including those that predate RFC 8203, reads as a plain Administrative Shutdown.
+/// RFC 8203/9003 shutdown communication (built by the notification module). An empty message
+/// sends no data at all, which every speaker, including those that predate RFC 8203, reads as a
+/// plain Administrative Shutdown.
 fn shutdown_communication(message: &str) -> Bytes {
     if message.is_empty() {
         return Bytes::new();
     }
-    let mut end = message.len().min(MAX_SHUTDOWN_COMMUNICATION);
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    let text = &message.as_bytes()[..end];
-    let mut data = Vec::with_capacity(1 + text.len());
-    // `end` is at most 255 by construction.
-    data.push(end as u8);
-    data.extend_from_slice(text);
-    Bytes::from(data)
-}
-
-/// The message of an RFC 8203/9003 shutdown communication, if `data` holds a well-formed
-/// non-empty one.
-fn parse_shutdown_communication(data: &[u8]) -> Option<&str> {
-    let (&length, rest) = data.split_first()?;
-    let text = rest.get(..usize::from(length))?;
-    std::str::from_utf8(text).ok().filter(|text| !text.is_empty())
+    Notification::cease_shutdown(message).data
 }
 
 /// A NOTIFICATION from the peer as an operator wants to read it. The shutdown communication is
 /// peer-supplied text: it is quoted and escaped (`{:?}`) so that it cannot forge log lines.
 fn received_notification_reason(notification: &Notification) -> String {
     let name = notification_name(notification.code, notification.subcode);
-    let carries_communication = notification.code == code::CEASE
-        && matches!(notification.subcode, cease_subcode::ADMINISTRATIVE_SHUTDOWN | cease_subcode::ADMINISTRATIVE_RESET);
-    if carries_communication {
-        if let Some(text) = parse_shutdown_communication(&notification.data) {
-            return format!("peer sent {name}: {text:?}");
-        }
+    if let Some(text) = notification.shutdown_message() {
+        return format!("peer sent {name}: {text:?}");
     }
     if notification.data.is_empty() {
         return format!("peer sent {name}");
@@ -748,58 +703,16 @@ fn received_notification_reason(notification: &Notification) -> String {
     format!("peer sent {name} (data {hex})")
 }
 
-/// "Code name/Subcode name" as the RFCs spell them, with numbers for anything unassigned.
+/// "Code name/Subcode name" as the RFCs spell them (the notification module's tables), with
+/// numbers for anything unassigned; subcode 0 is left out, as operators read "Cease".
 fn notification_name(code: u8, subcode: u8) -> String {
-    let code_name = match code {
-        code::MESSAGE_HEADER => "Message Header Error",
-        code::OPEN_MESSAGE => "OPEN Message Error",
-        code::UPDATE_MESSAGE => "UPDATE Message Error",
-        code::HOLD_TIMER_EXPIRED => "Hold Timer Expired",
-        code::FSM => "Finite State Machine Error",
-        code::CEASE => "Cease",
-        code::ROUTE_REFRESH => "ROUTE-REFRESH Message Error",
-        8 => "Send Hold Timer Expired",
-        other => return format!("error code {other}/subcode {subcode}"),
-    };
-    let subcode_name = match (code, subcode) {
-        (_, 0) => return code_name.to_string(),
-        (code::MESSAGE_HEADER, 1) => "Connection Not Synchronized",
-        (code::MESSAGE_HEADER, 2) => "Bad Message Length",
-        (code::MESSAGE_HEADER, 3) => "Bad Message Type",
-        (code::OPEN_MESSAGE, 1) => "Unsupported Version Number",
-        (code::OPEN_MESSAGE, 2) => "Bad Peer AS",
-        (code::OPEN_MESSAGE, 3) => "Bad BGP Identifier",
-        (code::OPEN_MESSAGE, 4) => "Unsupported Optional Parameter",
-        (code::OPEN_MESSAGE, 6) => "Unacceptable Hold Time",
-        (code::OPEN_MESSAGE, 7) => "Unsupported Capability",
-        (code::OPEN_MESSAGE, 11) => "Role Mismatch",
-        (code::UPDATE_MESSAGE, 1) => "Malformed Attribute List",
-        (code::UPDATE_MESSAGE, 2) => "Unrecognized Well-known Attribute",
-        (code::UPDATE_MESSAGE, 3) => "Missing Well-known Attribute",
-        (code::UPDATE_MESSAGE, 4) => "Attribute Flags Error",
-        (code::UPDATE_MESSAGE, 5) => "Attribute Length Error",
-        (code::UPDATE_MESSAGE, 6) => "Invalid ORIGIN Attribute",
-        (code::UPDATE_MESSAGE, 8) => "Invalid NEXT_HOP Attribute",
-        (code::UPDATE_MESSAGE, 9) => "Optional Attribute Error",
-        (code::UPDATE_MESSAGE, 10) => "Invalid Network Field",
-        (code::UPDATE_MESSAGE, 11) => "Malformed AS_PATH",
-        (code::FSM, 1) => "Receive Unexpected Message in OpenSent State",
-        (code::FSM, 2) => "Receive Unexpected Message in OpenConfirm State",
-        (code::FSM, 3) => "Receive Unexpected Message in Established State",
-        (code::CEASE, 1) => "Maximum Number of Prefixes Reached",
-        (code::CEASE, 2) => "Administrative Shutdown",
-        (code::CEASE, 3) => "Peer De-configured",
-        (code::CEASE, 4) => "Administrative Reset",
-        (code::CEASE, 5) => "Connection Rejected",
-        (code::CEASE, 6) => "Other Configuration Change",
-        (code::CEASE, 7) => "Connection Collision Resolution",
-        (code::CEASE, 8) => "Out of Resources",
-        (code::CEASE, 9) => "Hard Reset",
-        (code::CEASE, 10) => "BFD Down",
-        (code::ROUTE_REFRESH, 1) => "Invalid Message Length",
-        (_, other) => return format!("{code_name}/subcode {other}"),
-    };
-    format!("{code_name}/{subcode_name}")
+    let notification = Notification::new(code, subcode, Bytes::new());
+    match (notification.code_name(), notification.subcode_name()) {
+        (None, _) => format!("error code {code}/subcode {subcode}"),
+        (Some(name), _) if subcode == 0 => name.to_string(),
+        (Some(name), Some(sub)) => format!("{name}/{sub}"),
+        (Some(name), None) => format!("{name}/subcode {subcode}"),
+    }
 }
 
 /// The message type octet of the BGP header (RFC 4271 §4.1, RFC 2918 §3).

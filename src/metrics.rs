@@ -16,6 +16,9 @@
 //! | `rhi_peer_state_seconds` | gauge | `peer` | seconds in the current state |
 //! | `rhi_peer_updates_sent_total` | counter | `peer` | UPDATE messages sent |
 //! | `rhi_peer_updates_received_total` | counter | `peer` | UPDATE messages received |
+//! | `rhi_peer_messages_sent_total` | counter | `peer` | messages of every type sent |
+//! | `rhi_peer_messages_received_total` | counter | `peer` | messages of every type received |
+//! | `rhi_peer_prefixes_received_total` | counter | `peer` | prefixes announced to rhi |
 //! | `rhi_peer_prefixes_advertised` | gauge | `peer` | prefixes in the Adj-RIB-Out |
 //! | `rhi_peer_flaps_total` | counter | `peer` | times the session left Established |
 //! | `rhi_check_up` | gauge | `check` | 1 while the check passes (UP or DEGRADED) |
@@ -181,6 +184,27 @@ impl Collector for StatusCollector {
             "BGP UPDATE messages received from the peer.",
             None,
             st.peers.iter().map(|p| (peer(p), counter(p.updates_received))),
+        )?;
+        write_family(
+            e,
+            "peer_messages_sent",
+            "BGP messages of every type sent to the peer.",
+            None,
+            st.peers.iter().map(|p| (peer(p), counter(p.messages_sent))),
+        )?;
+        write_family(
+            e,
+            "peer_messages_received",
+            "BGP messages of every type received from the peer.",
+            None,
+            st.peers.iter().map(|p| (peer(p), counter(p.messages_received))),
+        )?;
+        write_family(
+            e,
+            "peer_prefixes_received",
+            "Prefixes the peer announced to rhi (counted; rhi keeps no Adj-RIB-In).",
+            None,
+            st.peers.iter().map(|p| (peer(p), counter(p.prefixes_received))),
         )?;
         write_family(
             e,
@@ -430,6 +454,9 @@ mod tests {
             prefixes_advertised: n,
             updates_sent: 100 + n,
             updates_received: 200 + n,
+            messages_sent: 300 + n,
+            messages_received: 400 + n,
+            prefixes_received: 500 + n,
             flaps: n,
         };
         let check = |name: &str, state: &str, duration: Option<f64>, n: u64| CheckInfo {

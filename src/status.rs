@@ -31,6 +31,11 @@ pub struct PeerInfo {
     pub prefixes_advertised: u64,
     pub updates_sent: u64,
     pub updates_received: u64,
+    /// All messages, KEEPALIVEs included.
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    /// Prefixes the peer announced to us (a counter: rhi keeps no Adj-RIB-In).
+    pub prefixes_received: u64,
     /// Times the session left Established.
     pub flaps: u64,
 }

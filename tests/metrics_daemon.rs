@@ -114,13 +114,17 @@ fn metrics_follow_the_session_routes_drain_and_checks() {
 
     let after = wait_until(secs(5), "counters to move", || {
         let m = scrape(&url);
-        (value(&m, "rhi_peer_updates_sent_total", &peer)? >= sent_before + 2.0).then_some(m)
+        let probes = value(&m, "rhi_check_probes_total", &[("check", "always")])?;
+        (value(&m, "rhi_peer_updates_sent_total", &peer)? >= sent_before + 2.0 && probes > probes_before).then_some(m)
     });
-    assert!(value(&after, "rhi_check_probes_total", &[("check", "always")]).unwrap() > probes_before);
     assert_eq!(value(&after, "rhi_route_drained", &[("prefix", VIP), ("source", "config")]), Some(1.0));
     assert_eq!(value(&after, "rhi_route_announced", &[("prefix", "10.99.0.1/32"), ("source", "manual")]), Some(1.0));
     assert_eq!(value(&after, "rhi_drained_all", &[]), Some(1.0));
     assert_eq!(value(&after, "rhi_peer_prefixes_advertised", &peer), Some(2.0));
+    let sent = value(&after, "rhi_peer_messages_sent_total", &peer).unwrap();
+    assert!(sent > value(&after, "rhi_peer_updates_sent_total", &peer).unwrap(), "OPEN and KEEPALIVEs count too");
+    assert!(value(&after, "rhi_peer_messages_received_total", &peer).unwrap() >= 2.0, "OPEN + KEEPALIVE");
+    assert_eq!(value(&after, "rhi_peer_prefixes_received_total", &peer), Some(0.0), "BIRD exports nothing");
 
     let health =
         std::process::Command::new("curl").args(["-sf", &format!("http://{listen}/healthz")]).output().unwrap();

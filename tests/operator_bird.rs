@@ -763,3 +763,43 @@ fn an_invalid_config_is_not_reloaded_and_the_running_one_stays() {
     wait_normal(&bird, VIP, 310, secs(5));
     assert_eq!(since(&bird, bird::PROTOCOL), up_since);
 }
+
+#[test]
+fn on_shutdown_drains_first_then_withdraws_and_exits_zero() {
+    if !require(&[Peer::Bird]) {
+        return;
+    }
+    let net = TestNet::allocate();
+    let bird = Bird::start(BirdOptions::new(&net));
+    let yaml = Setup::new(&net).yaml().replace("  file: \"@DIR@/maintenance\"\n", "  on_shutdown: 1s\n");
+    let rhi = RhiProcess::start(&yaml);
+    wait_normal(&bird, VIP, 300, secs(10));
+    let signalled = Instant::now();
+    rhi.sigterm();
+    // Traffic moves away while the route is still there, unpreferred...
+    wait_drained(&bird, VIP, secs(2));
+    // ...then it goes, after on_shutdown and before rhi exits.
+    bird.wait_no_route(VIP, secs(4));
+    assert!(signalled.elapsed() >= Duration::from_secs(1), "withdrawn before drain.on_shutdown passed");
+    assert_eq!(rhi.wait_exit(secs(5)).code(), Some(0), "{}", rhi.log());
+}
+
+#[test]
+fn routes_name_the_source_of_each_advertised_route() {
+    if !require(&[Peer::Bird]) {
+        return;
+    }
+    let net = TestNet::allocate();
+    let bird = Bird::start(BirdOptions::new(&net));
+    let rhi = RhiProcess::start(&Setup::new(&net).yaml());
+    wait_normal(&bird, VIP, 300, secs(10));
+    cli_ok(&rhi, &["announce", MANUAL, "--med", "50"]);
+    bird.wait_route(MANUAL, secs(5));
+    let text = cli_ok(&rhi, &["routes", "--json"]);
+    let routes: Vec<::rhi::control::proto::AdvertisedRoute> = serde_json::from_str(&text).unwrap();
+    let source = |prefix: &str| routes.iter().find(|r| r.prefix.to_string() == prefix).map(|r| r.source.clone());
+    assert_eq!(source(VIP).as_deref(), Some("config"), "{text}");
+    assert_eq!(source(MANUAL).as_deref(), Some("manual"), "{text}");
+    let table = cli_ok(&rhi, &["routes"]);
+    assert!(table.lines().next().unwrap_or("").contains("SOURCE"), "{table}");
+}

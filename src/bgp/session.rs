@@ -77,6 +77,11 @@ pub struct PeerStatus {
     pub prefixes_advertised: usize,
     pub updates_sent: u64,
     pub updates_received: u64,
+    /// Every message, KEEPALIVEs and OPENs included.
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    /// Prefixes the peer announced to us (counted, not kept: rhi has no Adj-RIB-In).
+    pub prefixes_received: u64,
     pub flaps: u64,
 }
 
@@ -103,6 +108,9 @@ pub fn spawn_peer(peer: PeerConfig, local_as: u32, router_id: Ipv4Addr) -> PeerH
         prefixes_advertised: 0,
         updates_sent: 0,
         updates_received: 0,
+        messages_sent: 0,
+        messages_received: 0,
+        prefixes_received: 0,
         flaps: 0,
     };
     let (status_tx, status) = watch::channel(initial);
@@ -230,9 +238,19 @@ impl PeerTask {
             };
             let event = match wake {
                 Wake::Frame(Some(Ok(message))) => {
-                    if matches!(message, Message::Update(_)) {
-                        self.status.send_modify(|s| s.updates_received += 1);
-                    }
+                    let prefixes = match &message {
+                        Message::Update(update) => {
+                            Some(update.nlri.len() + update.mp_reach.as_ref().map_or(0, |r| r.nlri.len()))
+                        }
+                        _ => None,
+                    };
+                    self.status.send_modify(|s| {
+                        s.messages_received += 1;
+                        if let Some(prefixes) = prefixes {
+                            s.updates_received += 1;
+                            s.prefixes_received += prefixes as u64;
+                        }
+                    });
                     Some(Event::Received(message))
                 }
                 Wake::Frame(Some(Err(CodecError::Notify(notification)))) => Some(Event::DecodeError(notification)),
@@ -592,11 +610,17 @@ impl PeerTask {
         let Some(connection) = &self.connection else { return };
         let Ok(permit) = connection.writer.try_reserve() else { return };
         if let Some(item) = self.urgent.pop_front() {
+            if matches!(item, Outgoing::Message(_)) {
+                self.status.send_modify(|s| s.messages_sent += 1);
+            }
             permit.send(item);
             return;
         }
         if let Some(update) = self.outbox.pop_front() {
-            self.status.send_modify(|s| s.updates_sent += 1);
+            self.status.send_modify(|s| {
+                s.updates_sent += 1;
+                s.messages_sent += 1;
+            });
             permit.send(Outgoing::Message(Message::Update(update)));
             if let Some(at) = self.verdict_at.take() {
                 debug!(peer = %self.peer.name, micros = at.elapsed().as_micros() as u64, "verdict → UPDATE queued to the socket writer");

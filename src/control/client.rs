@@ -163,6 +163,7 @@ pub fn render_routes(routes: &[AdvertisedRoute]) -> String {
             vec![
                 r.peer.clone(),
                 r.prefix.to_string(),
+                r.source.clone(),
                 or_dash(r.med),
                 r.as_path_prepend.to_string(),
                 list(&r.communities),
@@ -172,7 +173,7 @@ pub fn render_routes(routes: &[AdvertisedRoute]) -> String {
             ]
         })
         .collect();
-    table(&["PEER", "PREFIX", "MED", "PREPEND", "COMMUNITIES", "LARGE", "LOCAL_PREF", "NEXT_HOP"], rows)
+    table(&["PEER", "PREFIX", "SOURCE", "MED", "PREPEND", "COMMUNITIES", "LARGE", "LOCAL_PREF", "NEXT_HOP"], rows)
 }
 
 #[cfg(test)]

@@ -138,6 +138,8 @@ impl Response {
 pub struct AdvertisedRoute {
     pub peer: String,
     pub prefix: IpNet,
+    /// Who holds the route: `config` (a VIP), `manual` (rhi announce).
+    pub source: String,
     pub med: Option<u32>,
     pub as_path_prepend: u8,
     pub communities: Vec<String>,

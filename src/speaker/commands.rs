@@ -145,9 +145,13 @@ impl Speaker {
             }
         }
         let mut pending = Vec::new();
+        let mut sources = std::collections::HashMap::new();
         for (name, slot) in &self.peers {
             if only.as_ref().is_some_and(|o| o != name) {
                 continue;
+            }
+            for prefix in self.known_prefixes() {
+                sources.insert((name.clone(), prefix), self.source_of(&prefix, name));
             }
             let (tx, rx) = oneshot::channel();
             if slot.link.commands.send(crate::bgp::session::PeerCommand::Advertised(tx)).is_ok() {
@@ -158,9 +162,12 @@ impl Speaker {
             let mut routes = Vec::new();
             for (peer, rx) in pending {
                 let Ok(advertised) = rx.await else { continue };
-                routes.extend(
-                    advertised.into_iter().map(|(prefix, a, next_hop)| advertised_route(&peer, prefix, &a, next_hop)),
-                );
+                routes.extend(advertised.into_iter().map(|(prefix, a, next_hop)| {
+                    // A route the speaker no longer holds, still in the Adj-RIB-Out until its
+                    // withdrawal is written.
+                    let source = sources.get(&(peer.clone(), prefix)).copied().unwrap_or("withdrawing");
+                    advertised_route(&peer, prefix, source, &a, next_hop)
+                }));
             }
             routes.sort_by(|a, b| (&a.peer, a.prefix).cmp(&(&b.peer, b.prefix)));
             let _ = reply.send(Response::data(routes));
@@ -184,6 +191,9 @@ impl Speaker {
                     prefixes_advertised: status.prefixes_advertised as u64,
                     updates_sent: status.updates_sent,
                     updates_received: status.updates_received,
+                    messages_sent: status.messages_sent,
+                    messages_received: status.messages_received,
+                    prefixes_received: status.prefixes_received,
                     flaps: status.flaps,
                 })
             })
@@ -255,12 +265,14 @@ fn route_info(
 fn advertised_route(
     peer: &str,
     prefix: IpNet,
+    source: &str,
     a: &Announcement,
     next_hop: Option<std::net::IpAddr>,
 ) -> AdvertisedRoute {
     AdvertisedRoute {
         peer: peer.to_string(),
         prefix,
+        source: source.to_string(),
         med: a.med,
         as_path_prepend: a.as_path_prepend,
         communities: a.communities.iter().map(|c| community_to_string(*c)).collect(),

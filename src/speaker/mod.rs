@@ -332,6 +332,14 @@ impl Speaker {
         self.vips.iter().find(|vip| vip.config.prefix == *prefix).and_then(|vip| vip.current.clone())
     }
 
+    /// Which source `resolve` takes `prefix` from for `peer`.
+    fn source_of(&self, prefix: &IpNet, peer: &str) -> &'static str {
+        match self.manual.get(prefix) {
+            Some(manual) if manual.peers.is_empty() || manual.peers.iter().any(|p| p == peer) => "manual",
+            _ => "config",
+        }
+    }
+
     fn known_prefixes(&self) -> BTreeSet<IpNet> {
         self.vips.iter().map(|vip| vip.config.prefix).chain(self.manual.keys().copied()).collect()
     }

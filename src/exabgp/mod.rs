@@ -1,4 +1,5 @@
 //! ExaBGP compatibility: its API text commands, its configuration files, and the processes that
 //! speak its API.
 
+pub mod config;
 pub mod process;

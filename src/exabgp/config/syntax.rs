@@ -36,6 +36,8 @@ pub(crate) struct Token {
     pub kind: Kind,
     pub text: String,
     pub pos: Position,
+    /// The line as ExaBGP reads it: lines joined by a trailing `\` count as one.
+    pub logical_line: usize,
 }
 
 impl Token {
@@ -64,7 +66,7 @@ fn fail<T>(pos: Position, message: impl Into<String>) -> Result<T, SyntaxError> 
 /// A word being built: its text, where it started, and whether any of it was quoted.
 struct Pending {
     text: String,
-    start: Option<Position>,
+    start: Option<(Position, usize)>,
     quoted: bool,
 }
 
@@ -73,15 +75,15 @@ impl Pending {
         Pending { text: String::new(), start: None, quoted: false }
     }
 
-    fn push(&mut self, c: char, at: Position) {
-        self.start.get_or_insert(at);
+    fn push(&mut self, c: char, at: Position, logical_line: usize) {
+        self.start.get_or_insert((at, logical_line));
         self.text.push(c);
     }
 
     fn flush(&mut self, out: &mut Vec<Token>) {
-        if let Some(pos) = self.start.take() {
+        if let Some((pos, logical_line)) = self.start.take() {
             let kind = if self.quoted { Kind::Quoted } else { Kind::Word };
-            out.push(Token { kind, text: std::mem::take(&mut self.text), pos });
+            out.push(Token { kind, text: std::mem::take(&mut self.text), pos, logical_line });
             self.quoted = false;
         }
     }
@@ -103,15 +105,21 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, SyntaxError> {
     let mut out = Vec::new();
     let mut chars = text.chars().peekable();
     let (mut line, mut column) = (1usize, 1usize);
+    // ExaBGP's line count: a newline right after a `\` does not end the line.
+    let (mut logical, mut continued) = (1usize, false);
     let mut word = Pending::new();
     // The quote character and where the quoted part opened.
     let mut quote: Option<(char, Position)> = None;
 
     while let Some(c) = chars.next() {
         let at = Position { line, column };
+        let at_logical = logical;
         if c == '\n' {
             line += 1;
             column = 1;
+            if !std::mem::take(&mut continued) {
+                logical += 1;
+            }
         } else {
             column += 1;
         }
@@ -129,10 +137,10 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, SyntaxError> {
                     }
                     Some(e) => {
                         column += 1;
-                        word.push(unescape(e), at);
+                        word.push(unescape(e), at, at_logical);
                     }
                 },
-                _ => word.push(c, at),
+                _ => word.push(c, at, at_logical),
             }
             continue;
         }
@@ -150,7 +158,7 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, SyntaxError> {
             }
             '"' | '\'' => {
                 word.quoted = true;
-                word.start.get_or_insert(at);
+                word.start.get_or_insert((at, at_logical));
                 quote = Some((c, at));
             }
             ';' | '{' | '}' | '[' | ']' | ',' => {
@@ -163,24 +171,28 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, SyntaxError> {
                     ']' => Kind::RBracket,
                     _ => Kind::Comma,
                 };
-                out.push(Token { kind, text: c.to_string(), pos: at });
+                out.push(Token { kind, text: c.to_string(), pos: at, logical_line: at_logical });
             }
             ' ' | '\t' | '\r' | '\n' => word.flush(&mut out),
             '\\' => match chars.peek() {
                 // A line continuation: the statement goes on, the word ends.
-                Some('\n') | None => word.flush(&mut out),
+                Some('\n') | None => {
+                    continued = true;
+                    word.flush(&mut out);
+                }
                 Some('\r') => {
                     chars.next();
                     column += 1;
+                    continued = true;
                     word.flush(&mut out);
                 }
                 Some(&e) => {
                     chars.next();
                     column += 1;
-                    word.push(unescape(e), at);
+                    word.push(unescape(e), at, at_logical);
                 }
             },
-            _ => word.push(c, at),
+            _ => word.push(c, at, at_logical),
         }
     }
     if let Some((q, opened)) = quote {
@@ -240,6 +252,19 @@ pub(crate) fn tree(tokens: Vec<Token>) -> Result<Vec<Node>, SyntaxError> {
     let mut current: Vec<Token> = Vec::new();
 
     for token in tokens {
+        if let Some(first) = current.first() {
+            if token.logical_line != first.logical_line {
+                let what = if token.kind == Kind::Open {
+                    format!("'{{' must be on the same line as `{}`", join(&current))
+                } else {
+                    format!("missing ';' at the end of `{}`", join(&current))
+                };
+                return fail(
+                    first.pos,
+                    format!("{what} (ExaBGP reads a statement from one line; end a line with '\\' to continue it)"),
+                );
+            }
+        }
         match token.kind {
             Kind::Semicolon => {
                 if current.is_empty() {
@@ -382,9 +407,21 @@ mod tests {
     }
 
     #[test]
-    fn statements_may_span_lines() {
-        let nodes = parse("a\n b\n c;").unwrap();
-        assert_eq!(nodes[0].text(), "a b c");
+    fn statements_end_on_their_line_unless_continued() {
+        let e = parse("x {\n  local-address 10.0.0.1\n  local-as 1;\n}").unwrap_err();
+        assert_eq!(e.pos, p(2, 3));
+        assert_eq!(
+            e.message,
+            "missing ';' at the end of `local-address 10.0.0.1` (ExaBGP reads a statement from one line; end a line \
+             with '\\' to continue it)"
+        );
+        let e = parse("neighbor 10.0.0.1\n{ }").unwrap_err();
+        assert_eq!(e.pos, p(1, 1));
+        assert!(e.message.starts_with("'{' must be on the same line as `neighbor 10.0.0.1`"), "{}", e.message);
+        let nodes = parse("run a \\\n  b \\\r\n c;\nd;").unwrap();
+        assert_eq!(nodes[0].text(), "run a b c");
+        assert_eq!(nodes[1].words[0].pos, p(4, 1));
+        assert_eq!(nodes[1].words[0].logical_line, 2);
     }
 
     #[test]
@@ -398,7 +435,8 @@ mod tests {
         assert_eq!(e.pos, p(2, 1));
         assert!(e.message.contains("unexpected '}'"));
         let e = parse("neighbor x {\n  peer-as 1\n}").unwrap_err();
-        assert_eq!((e.pos, e.message.as_str()), (p(2, 3), "missing ';' at the end of `peer-as 1`"));
+        assert_eq!(e.pos, p(2, 3));
+        assert!(e.message.starts_with("missing ';' at the end of `peer-as 1` (ExaBGP reads"), "{}", e.message);
         let e = parse("x { a; };").unwrap_err();
         assert_eq!(e.pos, p(1, 9));
         assert!(e.message.contains("stray ';'"));

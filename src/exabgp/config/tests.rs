@@ -383,6 +383,15 @@ fn next_hops_per_family() {
         &err(&not_listed),
         "t.conf:8:11: neighbor 10.0.0.1: route 2001:db8::/32 is IPv6 but the family block does not list ipv6 unicast",
     );
+    let v6_session = "neighbor 2001:db8::1 {\n  router-id 1.1.1.1;\n  local-address 2001:db8::2;\n  local-as 1;\n  \
+                      peer-as 2;\n  family { ipv4 unicast; ipv6 unicast; }\n  static {\n    route 2001:db8:46::/48 next-hop self;\n  }\n}\n";
+    let p = ok(v6_session).config.peers[0].clone();
+    assert_eq!((p.next_hop, p.next_hop_v6), (NextHop::SelfAddress, None));
+    let v4_self = v6_session.replace("route 2001:db8:46::/48", "route 10.0.0.0/8");
+    starts(
+        &err(&v4_self),
+        "t.conf:8:22: neighbor 2001:db8::1: route 10.0.0.0/8: next-hop self would be this IPv6 session's own address",
+    );
     // What rhi's own loader refuses is reported at the statement it came from.
     let link_local = v6_self.replace("next-hop self", "next-hop fe80::1");
     assert_eq!(
@@ -551,7 +560,10 @@ fn document_level_errors() {
     starts(&err("neighbor 10.0.0.0/24 { }"), "t.conf:1:10: neighbor 10.0.0.0/24: a range of neighbor addresses");
     starts(&err("neighbor bird { }"), "t.conf:1:10: neighbor 'bird': not an IP address");
     starts(&err("neighbor 10.0.0.1;"), "t.conf:1:1: 'neighbor' is a block");
-    assert_eq!(err("neighbor 10.0.0.1 {\n  local-as 1\n}\n"), "t.conf:2:3: missing ';' at the end of `local-as 1`");
+    starts(
+        &err("neighbor 10.0.0.1 {\n  local-as 1\n}\n"),
+        "t.conf:2:3: missing ';' at the end of `local-as 1` (ExaBGP reads",
+    );
     let zero = "neighbor 0.0.0.0 {\n  router-id 1.1.1.1;\n  local-as 1;\n  peer-as 2;\n  family { ipv4 unicast; }\n}\n";
     assert_eq!(
         err(zero),

@@ -20,8 +20,10 @@ pub const DEFAULT_LOCAL_PREF: u32 = 100;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Announcement {
     pub origin: Option<Origin>,
-    /// Extra ASNs after our own (ExaBGP's `as-path [...]`); empty for VIPs.
+    /// Extra ASNs after our own; empty for VIPs.
     pub as_path: Vec<u32>,
+    /// `as_path` is the whole AS_PATH, sent as given without our AS (ExaBGP's `as-path [...]`).
+    pub as_path_exact: bool,
     pub as_path_prepend: u8,
     pub med: Option<u32>,
     pub local_pref: Option<u32>,
@@ -122,7 +124,8 @@ impl SessionContext {
         // repeat it. Toward an internal peer the path starts empty and prepends do not apply:
         // our AS is the receiver's AS, so every router in it would see a loop and drop the route
         // (use MED or LOCAL_PREF to rank iBGP routes).
-        let own = if self.ibgp { 0 } else { 1 + usize::from(announcement.as_path_prepend) };
+        let own =
+            if self.ibgp || announcement.as_path_exact { 0 } else { 1 + usize::from(announcement.as_path_prepend) };
         path.extend(std::iter::repeat_n(self.local_as, own));
         path.extend_from_slice(&announcement.as_path);
         let as_path =
@@ -185,6 +188,12 @@ mod tests {
         assert_eq!(plain.local_pref, Some(DEFAULT_LOCAL_PREF));
         let set = ctx.path_attributes(&Announcement { local_pref: Some(200), ..Default::default() }, true);
         assert_eq!(set.local_pref, Some(200));
+    }
+
+    #[test]
+    fn an_exact_path_is_sent_as_given() {
+        let ann = Announcement { as_path: vec![64512, 64513], as_path_exact: true, ..Default::default() };
+        assert_eq!(sequence(&ebgp().path_attributes(&ann, true)), vec![64512, 64513]);
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct Reply {
     pub ok: bool,
     /// Changes to the ack mode requested by the line itself.
     pub ack: Option<AckMode>,
+    /// No answer at all to this line (ExaBGP's `debug ...`).
+    pub quiet: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,12 +216,13 @@ async fn run(
                 return "rhi is stopping".into();
             }
             let Ok(reply) = reply_rx.await else { return "rhi is stopping".into() };
-            let acknowledged = ack;
+            // `enable-ack` is itself acknowledged, `silence-ack` is not.
+            let acknowledged = if reply.ack == Some(AckMode::On) { AckMode::On } else { ack };
             if let Some(mode) = reply.ack {
                 ack = mode;
             }
             let mut out = reply.output;
-            if acknowledged == AckMode::On && reply.ack != Some(AckMode::Silent) {
+            if acknowledged == AckMode::On && reply.ack != Some(AckMode::Silent) && !reply.quiet {
                 out.push(if reply.ok { "done" } else { "error" }.to_string());
             }
             for line in out {

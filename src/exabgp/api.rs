@@ -189,15 +189,15 @@ impl RouteAttributes {
     /// AS path: ExaBGP sends an explicit `as-path` exactly as given, also toward eBGP peers; it
     /// adds its own AS only when no path was given (`Attributes.pack` in
     /// `bgp/message/update/attribute/attributes.py`: default `ASPath([SEQUENCE([local_asn])])`
-    /// on eBGP, `ASPath([])` on iBGP). The explicit path goes to [`Announcement::as_path`]; the
-    /// speaker must then not put `local_as` in front of it (`self.as_path.is_some()` tells it
-    /// apart from a path-less announcement, whose `as_path` is empty).
-    // `..default()` covers fields policy.rs is gaining (`as_path_exact`); mapped explicitly next.
-    #[allow(clippy::needless_update)]
+    /// on eBGP, `ASPath([])` on iBGP). So an explicit path (even `as-path [ ]`) becomes
+    /// `as_path` with `as_path_exact` set, which tells the speaker not to put `local_as` in
+    /// front; without one, `as_path` is empty and not exact, and the speaker adds its AS as for
+    /// any route.
     pub fn to_announcement(&self) -> Announcement {
         Announcement {
             origin: self.origin,
             as_path: self.as_path.clone().unwrap_or_default(),
+            as_path_exact: self.as_path.is_some(),
             as_path_prepend: 0,
             med: self.med,
             local_pref: self.local_pref,
@@ -209,7 +209,6 @@ impl RouteAttributes {
                 Some(NextHop::Ip(ip)) => Some(ip),
                 Some(NextHop::Self_) | None => None,
             },
-            ..Announcement::default()
         }
     }
 }
@@ -2035,7 +2034,6 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::needless_update)]
     fn to_announcement() {
         let command = ok("announce route 10.0.0.0/24 next-hop 192.0.2.1 origin egp as-path [ 65001 ] med 5 \
                           local-preference 50 community no-export large-community 1:2:3 \
@@ -2046,6 +2044,7 @@ mod tests {
             Announcement {
                 origin: Some(Origin::Egp),
                 as_path: vec![65001],
+                as_path_exact: true,
                 as_path_prepend: 0,
                 med: Some(5),
                 local_pref: Some(50),
@@ -2054,11 +2053,12 @@ mod tests {
                 extended_communities: vec![[0x00, 0x02, 0xFD, 0xE8, 0, 0, 0, 1]],
                 atomic_aggregate: true,
                 next_hop: Some(ip("192.0.2.1")),
-                ..Announcement::default()
             }
         );
         let plain = announced(&ok("announce route 10.0.0.0/24 next-hop self")).2.to_announcement();
         assert_eq!(plain, Announcement::default());
+        let empty = announced(&ok("announce route 10.0.0.0/24 next-hop self as-path [ ]")).2.to_announcement();
+        assert!(empty.as_path.is_empty() && empty.as_path_exact);
     }
 
     // ------------------------------------------------------------------ errors

@@ -399,7 +399,10 @@ fn routes(p: &Peer, vips: &mut Vec<Vip>) -> Result<NextHops, Problem> {
                 format!("{} is given twice for this neighbor (also at line {})", r.name(), earlier.pos.line),
             ));
         }
-        let nh = r.next_hop.as_ref().expect("routes without next-hop are refused while reading");
+        // Refused while reading already; an error here too keeps config input from ever panicking.
+        let Some(nh) = r.next_hop.as_ref() else {
+            return Err(err(r.pos, format!("{} has no next-hop", r.name())));
+        };
         let session_v4 = p.address.is_ipv4();
         match (v4, nh.value) {
             (true, RouteNextHop::SelfAddress) if !session_v4 => {

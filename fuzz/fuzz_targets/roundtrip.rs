@@ -8,7 +8,10 @@ use rhi::bgp::{BgpCodec, CodecParams, Message};
 use tokio_util::codec::Decoder;
 
 fuzz_target!(|data: &[u8]| {
-    for params in [CodecParams::negotiated(false, false), CodecParams::negotiated(true, true)] {
+    for params in [
+        CodecParams::negotiated(false, false),
+        CodecParams::negotiated(true, true),
+    ] {
         let mut codec = BgpCodec::with_params(params);
         let mut buf = BytesMut::from(data);
         while let Ok(Some(msg)) = codec.decode(&mut buf) {
@@ -21,7 +24,9 @@ fuzz_target!(|data: &[u8]| {
             if let Message::Update(u) = &mut expected {
                 u.treat_as_withdraw = None;
             }
-            let again = BgpCodec::with_params(params).decode(&mut wire).expect("re-encoded message decodes");
+            let again = BgpCodec::with_params(params)
+                .decode(&mut wire)
+                .expect("re-encoded message decodes");
             assert_eq!(again, Some(expected));
         }
     }

@@ -6,6 +6,7 @@
 //! [`PathAttributes`] happens per session, once per distinct announcement.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use crate::bgp::attributes::{AsPath, AsSegment, LargeCommunity, Origin, PathAttributes};
 use crate::config::{AttrOverride, NextHop, RouteAttrs};
@@ -63,6 +64,16 @@ impl Announcement {
         add_unique(&mut out.communities, &with.communities);
         add_unique(&mut out.large_communities, &with.large_communities);
         out
+    }
+}
+
+/// Two desired states of a prefix are the same: both withdrawn, or equal announcements (the
+/// pointer check first: interned announcements share one `Arc`).
+pub fn same_state(a: &Option<Arc<Announcement>>, b: &Option<Arc<Announcement>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        _ => false,
     }
 }
 

@@ -17,7 +17,7 @@ use crate::bgp::codec::CodecParams;
 use crate::bgp::message::Update;
 use crate::bgp::nlri::{self, Family};
 use crate::bgp::HEADER_LEN;
-use crate::policy::{Announcement, SessionContext};
+use crate::policy::{same_state, Announcement, SessionContext};
 
 #[derive(Debug)]
 struct Entry {
@@ -28,15 +28,7 @@ struct Entry {
 
 impl Entry {
     fn in_sync(&self) -> bool {
-        same(&self.desired, &self.sent)
-    }
-}
-
-fn same(a: &Option<Arc<Announcement>>, b: &Option<Arc<Announcement>>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
-        _ => false,
+        same_state(&self.desired, &self.sent)
     }
 }
 

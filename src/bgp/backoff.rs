@@ -103,6 +103,13 @@ impl SplitMix64 {
     }
 }
 
+/// A seed for [`Backoff::new`] from a peer's or process's name and this process's id: different
+/// names back off with different jitter, so two peers never retry in lockstep.
+pub fn seed_for(name: &str) -> u64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    hash ^ u64::from(std::process::id())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,7 +200,7 @@ impl PeerTask {
             connect_retry_max: CONNECT_RETRY_MAX.max(peer.connect_retry),
             families: peer.families.clone(),
         };
-        let seed = seed_for(&peer.name);
+        let seed = super::backoff::seed_for(&peer.name);
         PeerTask {
             fsm: Fsm::new(fsm_config, seed),
             peer,
@@ -758,18 +758,10 @@ async fn writable(connection: &Option<Connection>) -> bool {
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+/// Sleeps until `deadline`; forever when there is none (a `select!` branch that never fires).
+pub(crate) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,
     }
-}
-
-/// Different peers back off with different jitter; stable per name so runs are comparable.
-fn seed_for(name: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.bytes() {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    hash ^ std::process::id() as u64
 }

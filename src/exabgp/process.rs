@@ -110,7 +110,8 @@ async fn supervise(
     dropped: Arc<AtomicU64>,
 ) {
     let name = config.name.clone();
-    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60), seed(&name));
+    let mut backoff =
+        Backoff::new(Duration::from_secs(1), Duration::from_secs(60), crate::bgp::backoff::seed_for(&name));
     loop {
         let started = Instant::now();
         let reason = match start(&config) {
@@ -318,8 +319,4 @@ async fn terminate(name: &str, child: &mut Child) {
         let _ = child.kill().await;
     }
     info!(process = %name, "process stopped");
-}
-
-fn seed(name: &str) -> u64 {
-    name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }

@@ -22,12 +22,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
-use crate::bgp::session::{spawn_peer, PeerCommand, PeerStatus};
+use crate::bgp::session::{sleep_until, spawn_peer, PeerCommand, PeerStatus};
 use crate::config::{CheckConfig, Config, PeerConfig, VipConfig, WhenDown};
 use crate::control::proto::{Command, Response, RouteSpec};
 use crate::health::{self, CheckReport, Health};
 use crate::listener;
-use crate::policy::{Announcement, GRACEFUL_SHUTDOWN};
+use crate::policy::{same_state, Announcement, GRACEFUL_SHUTDOWN};
 use crate::status::Status;
 use drain::{Drain, Source};
 
@@ -295,7 +295,7 @@ impl Speaker {
             let drained = self.drain.state_of(&self.vips[index].config.prefix);
             let wanted = self.desired_for(index, health, drained);
             let vip = &mut self.vips[index];
-            if !same(&vip.current, &wanted) {
+            if !same_state(&vip.current, &wanted) {
                 let prefix = vip.config.prefix;
                 let drained = drained.is_some();
                 match &wanted {
@@ -566,24 +566,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn same(a: &Option<Arc<Announcement>>, b: &Option<Arc<Announcement>>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// A wall-clock deadline as a monotonic one (deadlines are wall-clock to survive restarts).
 fn instant_for(at: SystemTime) -> Instant {
     Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default()
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]

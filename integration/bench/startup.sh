@@ -10,33 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-10}
-export PATH="$PATH:/usr/sbin:/sbin"
-
-cargo build --release --quiet
-rhi=$PWD/target/release/rhi
-dir=$(mktemp -d /tmp/rhi-bench-startup.XXXXXX)
-bird_pid="" rhi_pid=""
-cleanup() {
-  [ -n "$rhi_pid" ] && kill -9 "$rhi_pid" 2>/dev/null || true
-  [ -n "$bird_pid" ] && kill "$bird_pid" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-
-cat > "$dir/bird.conf" <<EOF
-log "$dir/bird.log" all;
-router id 127.47.0.1;
-protocol device { }
-protocol bgp inj {
-  local 127.47.0.1 port 1179 as 65000;
-  neighbor 127.47.0.2 port 1179 as 65010;
-  multihop; strict bind yes; passive yes;
-  ipv4 { import all; export none; };
-}
-EOF
-bird -f -c "$dir/bird.conf" -s "$dir/bird.ctl" -P "$dir/bird.pid" &
-bird_pid=$!
-for _ in $(seq 100); do [ -S "$dir/bird.ctl" ] && break; sleep 0.05; done
+source integration/bench/lib.sh
+bench_setup startup 127.47.0
 
 cat > "$dir/rhi.yaml" <<EOF
 router_id: 127.47.0.2

@@ -85,6 +85,21 @@ impl AdjRibOut {
         }
     }
 
+    /// The peer asked for everything again (ROUTE-REFRESH, `flush adj-rib out`): every desired
+    /// route is sent once more. Unlike `session_down`, changes already queued — withdrawals
+    /// above all — still go out: the peer holds what was sent and must hear they are gone.
+    pub fn resend_all(&mut self) {
+        for (prefix, entry) in self.entries.iter_mut() {
+            if entry.desired.is_some() {
+                entry.sent = None;
+                if !entry.queued {
+                    entry.queued = true;
+                    self.dirty.push_back(*prefix);
+                }
+            }
+        }
+    }
+
     /// Prefixes whose advertised state differs from the desired one (upper bound: a queued
     /// prefix may have returned to its sent state).
     pub fn pending(&self) -> usize {
@@ -369,6 +384,24 @@ mod tests {
         assert_eq!(rib.advertised_count(), 0);
         assert_eq!(rib.pending(), 2);
         assert_eq!(rib.take_batch(100, &V4V6).announce[0].1.len(), 2);
+    }
+
+    #[test]
+    fn resend_keeps_a_taken_withdrawal_and_queues_every_route_again() {
+        let mut rib = AdjRibOut::new();
+        let a = ann(1);
+        rib.set(p("10.0.0.1/32"), Some(a.clone()));
+        rib.set(p("10.0.0.2/32"), Some(a.clone()));
+        rib.take_batch(100, &V4V6);
+        rib.set(p("10.0.0.2/32"), None);
+        assert_eq!(rib.take_batch(100, &V4V6).withdraw, vec![p("10.0.0.2/32")]);
+        // The withdrawal above is in flight when the peer asks for everything again: it is not
+        // undone, and the one remaining route goes out once more.
+        rib.resend_all();
+        let again = rib.take_batch(100, &V4V6);
+        assert!(again.withdraw.is_empty());
+        assert_eq!(again.announce, vec![(a, vec![p("10.0.0.1/32")])]);
+        assert_eq!(rib.pending(), 0);
     }
 
     #[test]

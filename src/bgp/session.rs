@@ -60,6 +60,18 @@ pub enum PeerCommand {
     /// The Routes just sent follow a health verdict reached at this instant: the next UPDATE
     /// logs the verdict → UPDATE latency.
     VerdictAt(Instant),
+    /// Send the whole Adj-RIB-Out again (ExaBGP's `flush adj-rib out`).
+    Resend,
+}
+
+/// A session state change, for those who must hear about each one (API processes): the status
+/// watch keeps only the latest state, and a flap between two looks would go unseen.
+#[derive(Clone, Debug)]
+pub struct PeerStateEvent {
+    pub peer: String,
+    pub state: State,
+    pub remote: Option<SocketAddr>,
+    pub local: Option<SocketAddr>,
 }
 
 /// A snapshot of one peer for `rhi status`, logs and metrics.
@@ -93,8 +105,13 @@ pub struct PeerHandle {
     pub task: JoinHandle<()>,
 }
 
-/// Starts the task for one configured peer.
-pub fn spawn_peer(peer: PeerConfig, local_as: u32, router_id: Ipv4Addr) -> PeerHandle {
+/// Starts the task for one configured peer; `state_events` hears of every state change.
+pub fn spawn_peer(
+    peer: PeerConfig,
+    local_as: u32,
+    router_id: Ipv4Addr,
+    state_events: Option<mpsc::UnboundedSender<PeerStateEvent>>,
+) -> PeerHandle {
     let (commands, rx) = mpsc::unbounded_channel();
     let initial = PeerStatus {
         name: peer.name.clone(),
@@ -116,7 +133,9 @@ pub fn spawn_peer(peer: PeerConfig, local_as: u32, router_id: Ipv4Addr) -> PeerH
     let (status_tx, status) = watch::channel(initial);
     let name = peer.name.clone();
     let address = peer.address;
-    let task = tokio::spawn(PeerTask::new(peer, local_as, router_id, rx, status_tx).run());
+    let mut task = PeerTask::new(peer, local_as, router_id, rx, status_tx);
+    task.state_events = state_events;
+    let task = tokio::spawn(task.run());
     PeerHandle { name, address, commands, status, task }
 }
 
@@ -180,6 +199,7 @@ struct PeerTask {
     verdict_at: Option<Instant>,
     /// The state last logged and published in the status.
     reported_state: State,
+    state_events: Option<mpsc::UnboundedSender<PeerStateEvent>>,
 }
 
 impl PeerTask {
@@ -218,6 +238,7 @@ impl PeerTask {
             initial_table_complete: false,
             verdict_at: None,
             reported_state: State::Idle,
+            state_events: None,
         }
     }
 
@@ -337,6 +358,11 @@ impl PeerTask {
                 if self.session.is_some() {
                     self.verdict_at.get_or_insert(at);
                 }
+                None
+            }
+            PeerCommand::Resend => {
+                info!(peer = %self.peer.name, "re-sending Adj-RIB-Out on request");
+                self.rib.resend_all();
                 None
             }
             PeerCommand::Shutdown { .. } => None,
@@ -466,6 +492,13 @@ impl PeerTask {
             s.since = SystemTime::now();
             s.last_error = last_error;
         });
+        if let Some(events) = &self.state_events {
+            let (local, remote) = match &self.connection {
+                Some(connection) => (Some(connection.local), Some(connection.remote)),
+                None => (None, None),
+            };
+            let _ = events.send(PeerStateEvent { peer: self.peer.name.clone(), state: to, remote, local });
+        }
     }
 
     fn connect(&mut self) {
@@ -572,8 +605,7 @@ impl PeerTask {
         match message {
             Message::RouteRefresh(refresh) => {
                 info!(peer = %self.peer.name, family = %refresh.family, "route refresh requested: re-sending Adj-RIB-Out");
-                self.rib.session_down();
-                self.outbox.clear();
+                self.rib.resend_all();
             }
             Message::Update(update) => {
                 if let Some(error) = &update.treat_as_withdraw {

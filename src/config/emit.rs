@@ -153,6 +153,7 @@ fn raw_process(p: &ProcessConfig) -> RawProcess {
         })),
         ack: Some(p.ack),
         neighbors: Some(list(p.neighbors.iter().map(text).collect())),
+        withdraw_on_exit: Some(p.withdraw_on_exit),
     }
 }
 

@@ -21,6 +21,7 @@ mod checks;
 mod community;
 mod emit;
 mod error;
+mod file;
 mod locate;
 mod peers;
 mod processes;
@@ -30,6 +31,7 @@ mod values;
 mod vips;
 
 pub use error::{ConfigError, Position};
+pub use file::{ConfigFile, ConfigFormat};
 
 /// Where `rhi` looks when neither `-c` nor `$RHI_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "/etc/rhi/rhi.yaml";
@@ -177,6 +179,9 @@ pub struct ProcessConfig {
     pub ack: bool,
     /// Peer names or addresses whose events the process receives; empty = all.
     pub neighbors: Vec<String>,
+    /// Withdraw the process's routes while it is not running (ExaBGP keeps them: a blackhole
+    /// when the program was the health check).
+    pub withdraw_on_exit: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

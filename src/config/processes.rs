@@ -46,12 +46,20 @@ fn resolve_one(
         "the program and its arguments (e.g. run: [/usr/bin/python3, -m, exabgp, healthcheck])",
     )?;
     Ok(ProcessConfig {
-        name: ctx.at(&path.key("name"), values::name(name.as_str()))?,
+        name: ctx.at(&path.key("name"), process_name(name.as_str()))?,
         run: argv(ctx, &path.key("run"), run)?,
         encoder: ctx.opt(raw.encoder.as_ref(), &path.key("encoder"), Encoder::Text, |t| encoder(t.as_str()))?,
         ack: raw.ack.unwrap_or(DEFAULT_ACK),
         neighbors: neighbors(ctx, &path.key("neighbors"), raw.neighbors.as_ref(), peers)?,
+        withdraw_on_exit: raw.withdraw_on_exit.unwrap_or(true),
     })
+}
+
+fn process_name(text: &str) -> Result<String, String> {
+    if text == "ctl" {
+        return Err("`ctl` is reserved: it owns the routes announced with `rhi ctl`".to_owned());
+    }
+    values::name(text)
 }
 
 fn encoder(text: &str) -> Result<Encoder, String> {

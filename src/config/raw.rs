@@ -225,7 +225,7 @@ pub(crate) struct RawMetrics {
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, expecting = "a process mapping (name, run, encoder, ack, neighbors)")]
+#[serde(deny_unknown_fields, expecting = "a process mapping (name, run, encoder, ack, neighbors, withdraw_on_exit)")]
 pub(crate) struct RawProcess {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Text>,
@@ -237,6 +237,8 @@ pub(crate) struct RawProcess {
     pub ack: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbors: Option<OneOrMany<Text>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdraw_on_exit: Option<bool>,
 }
 
 /// A scalar read as text whatever its YAML type, so that `router_id: 1` or `name: 2` reach the

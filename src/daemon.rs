@@ -3,13 +3,12 @@
 //! SIGHUP reloads.
 
 use std::io;
-use std::path::PathBuf;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigFile};
 use crate::control;
 use crate::listener;
 use crate::metrics;
@@ -19,13 +18,10 @@ use crate::speaker::{Speaker, SpeakerEvent};
 pub enum DaemonError {
     #[error("{0}")]
     Io(#[from] io::Error),
-    #[error("{0}")]
-    Unsupported(String),
 }
 
 /// Runs until SIGTERM or SIGINT, then withdraws every route and closes every session.
-pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), DaemonError> {
-    refuse_unbuilt_features(&config)?;
+pub async fn run(config: Config, config_file: Option<ConfigFile>) -> Result<(), DaemonError> {
     let listeners = listener::bind(&config.listen)?;
     let control_socket = config.control.socket.clone();
     let control = control::server::bind(&control_socket).await?;
@@ -66,42 +62,34 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), Dae
         "rhi running"
     );
     let startup_grace = config.startup_grace;
-    let speaker = tokio::spawn(Speaker::start(config, config_path, events.clone()).run(events_rx));
+    // An API process's `shutdown` stops rhi as SIGTERM would.
+    let (stop_requests, mut stop_requested) = mpsc::unbounded_channel::<String>();
+    let speaker = tokio::spawn(Speaker::start(config, config_file, events.clone(), stop_requests).run(events_rx));
     let grace = events.clone();
     tokio::spawn(async move {
         tokio::time::sleep(startup_grace).await;
         let _ = grace.send(SpeakerEvent::StartupGraceOver);
     });
 
-    let signal_name = loop {
+    let reason = loop {
         tokio::select! {
-            _ = terminate.recv() => break "SIGTERM",
-            _ = interrupt.recv() => break "SIGINT",
+            _ = terminate.recv() => break "SIGTERM".to_string(),
+            _ = interrupt.recv() => break "SIGINT".to_string(),
+            Some(reason) = stop_requested.recv() => break reason,
             _ = hangup.recv() => {
                 info!("SIGHUP: reloading the configuration");
                 let _ = events.send(SpeakerEvent::Reload { reply: None });
             }
         }
     };
-    info!(signal = signal_name, "withdrawing routes and closing sessions");
+    info!(%reason, "withdrawing routes and closing sessions");
     let (done, finished) = oneshot::channel();
-    let message = format!("rhi shutting down ({signal_name})");
+    let message = format!("rhi shutting down ({reason})");
     if events.send(SpeakerEvent::Shutdown { message, done }).is_ok() && finished.await.is_err() {
         warn!("speaker ended before confirming shutdown");
     }
     let _ = speaker.await;
     control::server::remove(&control_socket);
     info!("stopped");
-    Ok(())
-}
-
-/// Parts of the configuration schema whose runtime is not in this build: refusing them is safer
-/// than running without them.
-fn refuse_unbuilt_features(config: &Config) -> Result<(), DaemonError> {
-    if !config.processes.is_empty() {
-        return Err(DaemonError::Unsupported(
-            "processes: ExaBGP API processes are not supported by this build yet".into(),
-        ));
-    }
     Ok(())
 }

@@ -1,12 +1,12 @@
 //! The `rhi` command line (DESIGN §4).
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
-use rhi::config::{Config, DEFAULT_CONTROL_SOCKET};
+use rhi::config::{Config, ConfigFile, DEFAULT_CONTROL_SOCKET};
 use rhi::control::client::{self, ClientError};
 use rhi::control::proto::{AdvertisedRoute, Command as Request, Response, RouteSpec};
 use rhi::logging::{self, LogFormat};
@@ -41,13 +41,21 @@ enum Command {
     Run {
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        exabgp: ExabgpArg,
+        /// Overrides `control.socket` of the configuration.
+        #[arg(long, value_name = "PATH")]
+        control_socket: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
     },
-    /// Validate the configuration and print it with every default filled in.
+    /// Validate the configuration and print it with every default filled in (with
+    /// --exabgp-config: the equivalent rhi YAML, a migration aid).
     CheckConfig {
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        exabgp: ExabgpArg,
     },
     /// Peers (state, uptime, prefixes sent), checks, and routes (health, attributes, drain).
     Status {
@@ -125,6 +133,31 @@ enum Command {
         #[command(flatten)]
         client: Client,
     },
+    /// Send one ExaBGP API command to the daemon and print its answer (exabgpcli's job), e.g.
+    /// rhi ctl announce route 10.0.0.1/32 next-hop self med 100
+    Ctl {
+        /// The command; several words are joined with spaces.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+        #[command(flatten)]
+        client: Client,
+    },
+}
+
+#[derive(Args)]
+struct ExabgpArg {
+    /// Read an ExaBGP 4/5 configuration file instead of rhi's YAML (-c is then ignored).
+    #[arg(long = "exabgp-config", value_name = "FILE")]
+    exabgp_config: Option<PathBuf>,
+}
+
+impl ExabgpArg {
+    fn file(&self, config: &ConfigArg) -> ConfigFile {
+        match &self.exabgp_config {
+            Some(path) => ConfigFile::exabgp(path.clone()),
+            None => ConfigFile::rhi(config.config.clone()),
+        }
+    }
 }
 
 /// Exit codes (DESIGN §4): 0 success, 1 refused or failed, 2 usage or configuration error.
@@ -146,11 +179,19 @@ fn parse_duration(text: &str) -> Result<String, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, log_format } => run(&config.config, log_format),
-        Command::CheckConfig { config } => match Config::load(&config.config) {
-            Ok(config) => {
-                for warning in config.warnings() {
+        Command::Run { config, exabgp, control_socket, log_format } => {
+            run(ConfigFile { control_socket, ..exabgp.file(&config) }, log_format)
+        }
+        Command::CheckConfig { config, exabgp } => match exabgp.file(&config).load() {
+            Ok((config, warnings)) => {
+                for warning in &warnings {
                     eprintln!("warning: {warning}");
+                }
+                // The YAML carries the warnings too, so a migrated file still says what changed.
+                if exabgp.exabgp_config.is_some() {
+                    for warning in &warnings {
+                        println!("# warning: {warning}");
+                    }
                 }
                 print!("{}", config.to_yaml());
                 ExitCode::SUCCESS
@@ -195,19 +236,46 @@ fn main() -> ExitCode {
         }
         Command::Undrain { prefixes, client } => call(&client, Request::Undrain { prefixes }, false, message),
         Command::Reload { client } => call(&client, Request::Reload, false, message),
+        Command::Ctl { words, client } => ctl(&client, words.join(" ")),
     }
 }
 
-fn run(path: &Path, log_format: LogFormat) -> ExitCode {
-    let config = match Config::load(path) {
-        Ok(config) => config,
+/// Prints the answer lines; exit 0 on `done`, 1 on `error` (the answer then goes to stderr).
+fn ctl(client: &Client, line: String) -> ExitCode {
+    match client::request(&socket_of(client), Request::Api { line }, false) {
+        Ok(response) => {
+            let lines: Vec<String> = serde_json::from_value(response.result.clone()).unwrap_or_default();
+            if response.ok {
+                for line in &lines {
+                    println!("{line}");
+                }
+                println!("done");
+                ExitCode::SUCCESS
+            } else {
+                for line in &lines {
+                    eprintln!("{line}");
+                }
+                eprintln!("error");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+        Err(error) => {
+            eprintln!("rhi: {error}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn run(file: ConfigFile, log_format: LogFormat) -> ExitCode {
+    let (config, warnings) = match file.load() {
+        Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("{error}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
     logging::init(log_format);
-    for warning in config.warnings() {
+    for warning in warnings {
         tracing::warn!("{warning}");
     }
     // One thread: a route injector's work is small and latency-bound, and a single thread keeps
@@ -219,7 +287,7 @@ fn run(path: &Path, log_format: LogFormat) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    match runtime.block_on(rhi::daemon::run(config, Some(path.to_path_buf()))) {
+    match runtime.block_on(rhi::daemon::run(config, Some(file))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("rhi: {error}");

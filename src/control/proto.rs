@@ -56,6 +56,11 @@ pub enum Command {
         prefixes: Vec<IpNet>,
     },
     Reload,
+    /// One ExaBGP API command line (`rhi ctl`), answered like a process's: output lines in
+    /// `result`, and `ok` for done/error.
+    Api {
+        line: String,
+    },
 }
 
 /// The attributes of a manual route, as the operator gave them (kept in this form in the state
@@ -138,7 +143,8 @@ impl Response {
 pub struct AdvertisedRoute {
     pub peer: String,
     pub prefix: IpNet,
-    /// Who holds the route: `config` (a VIP), `manual` (rhi announce).
+    /// Who holds the route: `config` (a VIP), `manual` (rhi announce), `process:NAME` (an API
+    /// process), `ctl` (rhi ctl).
     pub source: String,
     pub med: Option<u32>,
     pub as_path_prepend: u8,

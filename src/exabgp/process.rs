@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::bgp::backoff::Backoff;
 use crate::config::ProcessConfig;
@@ -24,6 +24,11 @@ use crate::config::ProcessConfig;
 const STDIN_QUEUE: usize = 4096;
 /// A command line longer than this is not an API command.
 const MAX_LINE: usize = 64 * 1024;
+/// Lines already read from a process go to the speaker together, up to this many: a program
+/// printing 100k routes costs a few hundred speaker wake-ups and packed UPDATEs, not 100k.
+const MAX_BATCH: usize = 1024;
+/// How much of a process's output is read at once.
+const READ_BUFFER: usize = 64 * 1024;
 /// After SIGTERM, how long a process gets before SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(2);
 /// A process that ran this long before dying restarts without delay growth.
@@ -32,9 +37,9 @@ const STABLE_RUN: Duration = Duration::from_secs(60);
 /// What a process tells the speaker.
 #[derive(Debug)]
 pub enum ProcessEvent {
-    /// One stdout line; the answer (None = no acknowledgement, e.g. for `show` commands that
-    /// already answered) is written back when acks are on.
-    Line { process: String, line: String, reply: oneshot::Sender<Reply> },
+    /// Stdout lines, in order (all that were already read, at most MAX_BATCH); one answer per
+    /// line, written back when acks are on.
+    Lines { process: String, lines: Vec<String>, reply: oneshot::Sender<Vec<Reply>> },
     /// The process exited (or could not start): its routes must go.
     Died { process: String, reason: String },
     /// The process is running (again).
@@ -198,38 +203,50 @@ async fn run(
     let reader_dropped = dropped.clone();
     let mut reader = tokio::spawn(async move {
         let mut ack = ack_default;
-        let mut lines = BufReader::new(stdout);
+        let mut output = BufReader::with_capacity(READ_BUFFER, stdout);
         let mut buffer = Vec::new();
         loop {
-            buffer.clear();
-            match read_line(&mut lines, &mut buffer).await {
-                Ok(0) => return "closed its stdout".to_string(),
-                Ok(_) => {}
-                Err(error) => return format!("reading stdout: {error}"),
-            }
-            let line = String::from_utf8_lossy(&buffer).trim().to_string();
-            if line.is_empty() {
-                continue;
+            let mut lines = Vec::new();
+            // Wait for one line, then take every complete line already buffered.
+            loop {
+                buffer.clear();
+                match read_line(&mut output, &mut buffer).await {
+                    Ok(0) if lines.is_empty() => return "closed its stdout".to_string(),
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(error) => return format!("reading stdout: {error}"),
+                }
+                let line = String::from_utf8_lossy(&buffer).trim().to_string();
+                if !line.is_empty() {
+                    lines.push(line);
+                }
+                if lines.len() >= MAX_BATCH || (!lines.is_empty() && !output.buffer().contains(&b'\n')) {
+                    break;
+                }
             }
             let (reply_tx, reply_rx) = oneshot::channel();
-            let event = ProcessEvent::Line { process: reader_name.clone(), line, reply: reply_tx };
+            let event = ProcessEvent::Lines { process: reader_name.clone(), lines, reply: reply_tx };
             if reader_events.send(event).is_err() {
                 return "rhi is stopping".into();
             }
-            let Ok(reply) = reply_rx.await else { return "rhi is stopping".into() };
-            // `enable-ack` is itself acknowledged, `silence-ack` is not.
-            let acknowledged = if reply.ack == Some(AckMode::On) { AckMode::On } else { ack };
-            if let Some(mode) = reply.ack {
-                ack = mode;
-            }
-            let mut out = reply.output;
-            if acknowledged == AckMode::On && reply.ack != Some(AckMode::Silent) && !reply.quiet {
-                out.push(if reply.ok { "done" } else { "error" }.to_string());
-            }
-            for line in out {
-                if acks.try_send(line).is_err() {
-                    reader_dropped.fetch_add(1, Ordering::Relaxed);
-                    debug!(process = %reader_name, "ack dropped: the process does not read its stdin");
+            let Ok(replies) = reply_rx.await else { return "rhi is stopping".into() };
+            for reply in replies {
+                // `enable-ack` is itself acknowledged, `silence-ack` is not.
+                let acknowledged = if reply.ack == Some(AckMode::On) { AckMode::On } else { ack };
+                if let Some(mode) = reply.ack {
+                    ack = mode;
+                }
+                let mut out = reply.output;
+                if acknowledged == AckMode::On && reply.ack != Some(AckMode::Silent) && !reply.quiet {
+                    out.push(if reply.ok { "done" } else { "error" }.to_string());
+                }
+                for line in out {
+                    if acks.try_send(line).is_err() {
+                        let lost = reader_dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                        if lost.is_power_of_two() {
+                            warn!(process = %reader_name, lost, "process does not read its stdin: answers dropped");
+                        }
+                    }
                 }
             }
         }

@@ -37,6 +37,15 @@ impl Speaker {
             },
             Command::Undrain { prefixes } => self.undrain(prefixes),
             Command::Reload => self.reload(),
+            Command::Api { line } => {
+                let answer = self.ctl_line(&line);
+                Response {
+                    ok: answer.ok,
+                    error: None,
+                    message: Some(if answer.ok { "done" } else { "error" }.to_string()),
+                    result: serde_json::Value::from(answer.output),
+                }
+            }
         };
         let _ = reply.send(response);
     }
@@ -165,7 +174,7 @@ impl Speaker {
                 routes.extend(advertised.into_iter().map(|(prefix, a, next_hop)| {
                     // A route the speaker no longer holds, still in the Adj-RIB-Out until its
                     // withdrawal is written.
-                    let source = sources.get(&(peer.clone(), prefix)).copied().unwrap_or("withdrawing");
+                    let source = sources.get(&(peer.clone(), prefix)).map_or("withdrawing", |s| s.as_ref());
                     advertised_route(&peer, prefix, source, &a, next_hop)
                 }));
             }

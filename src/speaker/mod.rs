@@ -3,16 +3,17 @@
 //! should look like toward each peer and hands the changes to the peer tasks, each of which diffs
 //! them against its own Adj-RIB-Out. Nothing here is shared behind a lock.
 //!
-//! Precedence per prefix and peer: a manual route beats a config VIP (an operator's explicit
-//! command is never overridden by a health check).
+//! Precedence per prefix and peer: a manual route beats an API process's route, which beats a
+//! config VIP (an operator's explicit command is never overridden by a health check or a script).
 
 mod commands;
 pub mod drain;
+mod processes;
 mod reload;
 pub mod state_file;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -22,9 +23,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
-use crate::bgp::session::{sleep_until, spawn_peer, PeerCommand, PeerStatus};
-use crate::config::{CheckConfig, Config, PeerConfig, VipConfig, WhenDown};
+use crate::bgp::session::{sleep_until, spawn_peer, PeerCommand, PeerStateEvent, PeerStatus};
+use crate::config::{CheckConfig, Config, ConfigFile, PeerConfig, ProcessConfig, VipConfig, WhenDown};
 use crate::control::proto::{Command, Response, RouteSpec};
+use crate::exabgp::process::{ProcessEvent, ProcessHandle};
 use crate::health::{self, CheckReport, Health};
 use crate::listener;
 use crate::policy::{same_state, Announcement, GRACEFUL_SHUTDOWN};
@@ -46,6 +48,10 @@ pub enum SpeakerEvent {
     Reload {
         reply: Option<oneshot::Sender<Response>>,
     },
+    /// A line from an API process, or its start or death.
+    Process(ProcessEvent),
+    /// A session changed state (API processes hear of it).
+    PeerState(PeerStateEvent),
     /// Withdraw everything from every peer, Cease every session, then answer.
     Shutdown {
         message: String,
@@ -104,7 +110,7 @@ struct Manual {
 
 pub struct Speaker {
     config: Config,
-    config_path: Option<PathBuf>,
+    config_file: Option<ConfigFile>,
     /// Handed to check tasks so their reports reach this loop.
     events: Option<mpsc::UnboundedSender<SpeakerEvent>>,
     peers: BTreeMap<String, PeerSlot>,
@@ -119,6 +125,15 @@ pub struct Speaker {
     touched: BTreeSet<IpNet>,
     initial_table_complete: bool,
     started: Instant,
+    processes: BTreeMap<String, (ProcessConfig, ProcessHandle)>,
+    /// Routes from API processes, per prefix (several processes or peers may hold one).
+    api: BTreeMap<IpNet, Vec<processes::ApiRoute>>,
+    /// Peers whose `up` the processes were told, so that each `down` follows an `up`.
+    announced_up: HashSet<String>,
+    /// ExaBGP's JSON `counter`: one sequence over every event rhi writes.
+    event_counter: u64,
+    /// Where an API `shutdown` asks the daemon to stop.
+    stop_requests: Option<mpsc::UnboundedSender<String>>,
 }
 
 impl Speaker {
@@ -130,7 +145,7 @@ impl Speaker {
             links.into_iter().map(|link| (link.name.clone(), PeerSlot { link, config: None, status: None })).collect();
         Speaker {
             config: config.clone(),
-            config_path: None,
+            config_file: None,
             events: None,
             peers,
             vips,
@@ -143,14 +158,26 @@ impl Speaker {
             touched: BTreeSet::new(),
             initial_table_complete: false,
             started: Instant::now(),
+            processes: BTreeMap::new(),
+            api: BTreeMap::new(),
+            announced_up: HashSet::new(),
+            event_counter: 0,
+            stop_requests: None,
         }
     }
 
-    /// The daemon's speaker: spawns a task per peer and per check, restores the state file.
-    pub fn start(config: Config, config_path: Option<PathBuf>, events: mpsc::UnboundedSender<SpeakerEvent>) -> Speaker {
+    /// The daemon's speaker: spawns a task per peer, check and API process, restores the state
+    /// file. An API process's `shutdown` is passed on to `stop_requests`.
+    pub fn start(
+        config: Config,
+        config_file: Option<ConfigFile>,
+        events: mpsc::UnboundedSender<SpeakerEvent>,
+        stop_requests: mpsc::UnboundedSender<String>,
+    ) -> Speaker {
         let mut speaker = Speaker::new(&config, Vec::new());
-        speaker.config_path = config_path;
+        speaker.config_file = config_file;
         speaker.events = Some(events);
+        speaker.stop_requests = Some(stop_requests);
         for peer in config.peers.clone() {
             speaker.add_peer(peer);
         }
@@ -159,11 +186,23 @@ impl Speaker {
             speaker.spawn_check(&name, None);
         }
         speaker.restore_state();
+        speaker.spawn_processes();
         speaker
     }
 
     fn add_peer(&mut self, peer: PeerConfig) {
-        let handle = spawn_peer(peer.clone(), self.config.local_as, self.config.router_id);
+        let state_events = self.events.clone().map(|events| {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                while let Some(event) = rx.recv().await {
+                    if events.send(SpeakerEvent::PeerState(event)).is_err() {
+                        return;
+                    }
+                }
+            });
+            tx
+        });
+        let handle = spawn_peer(peer.clone(), self.config.local_as, self.config.router_id, state_events);
         let link = PeerLink { name: peer.name.clone(), commands: handle.commands.clone() };
         // The task ends by itself after a Shutdown command; its handle is not needed.
         let slot = PeerSlot { link, config: Some(peer.clone()), status: Some(handle.status) };
@@ -247,6 +286,8 @@ impl Speaker {
                     let _ = reply.send(response);
                 }
             }
+            SpeakerEvent::Process(event) => self.process_event(event),
+            SpeakerEvent::PeerState(event) => self.peer_state_event(event),
             SpeakerEvent::Shutdown { .. } => {}
         }
     }
@@ -322,26 +363,47 @@ impl Speaker {
         }
     }
 
-    /// What `peer` should hold for `prefix`: a manual route meant for it, else the VIP's state.
+    /// What `peer` should hold for `prefix`: a manual route meant for it, else an API process's
+    /// route, else the VIP's state.
     fn resolve(&self, prefix: &IpNet, peer: &str) -> Option<Arc<Announcement>> {
-        if let Some(manual) = self.manual.get(prefix) {
-            if manual.peers.is_empty() || manual.peers.iter().any(|p| p == peer) {
-                return Some(manual.announcement.clone());
-            }
+        if let Some(manual) = self.manual_for(prefix, peer) {
+            return Some(manual.announcement.clone());
+        }
+        if let Some(route) = self.api_route_for(prefix, peer) {
+            return Some(route.announcement.clone());
         }
         self.vips.iter().find(|vip| vip.config.prefix == *prefix).and_then(|vip| vip.current.clone())
     }
 
-    /// Which source `resolve` takes `prefix` from for `peer`.
-    fn source_of(&self, prefix: &IpNet, peer: &str) -> &'static str {
-        match self.manual.get(prefix) {
-            Some(manual) if manual.peers.is_empty() || manual.peers.iter().any(|p| p == peer) => "manual",
-            _ => "config",
+    /// Which source `resolve` takes `prefix` from for `peer`: `manual`, `ctl`, `process:NAME`
+    /// or `config`.
+    fn source_of(&self, prefix: &IpNet, peer: &str) -> Cow<'static, str> {
+        if self.manual_for(prefix, peer).is_some() {
+            return Cow::Borrowed("manual");
+        }
+        match self.api_route_for(prefix, peer) {
+            Some(route) if &*route.process == processes::CTL_OWNER => Cow::Borrowed("ctl"),
+            Some(route) => Cow::Owned(format!("process:{}", route.process)),
+            None => Cow::Borrowed("config"),
         }
     }
 
+    fn manual_for(&self, prefix: &IpNet, peer: &str) -> Option<&Manual> {
+        self.manual.get(prefix).filter(|manual| manual.peers.is_empty() || manual.peers.iter().any(|p| p == peer))
+    }
+
+    /// The first process to announce `prefix` toward `peer` holds it until it withdraws.
+    fn api_route_for(&self, prefix: &IpNet, peer: &str) -> Option<&processes::ApiRoute> {
+        self.api.get(prefix)?.iter().find(|route| route.peer.as_deref().is_none_or(|p| p == peer))
+    }
+
     fn known_prefixes(&self) -> BTreeSet<IpNet> {
-        self.vips.iter().map(|vip| vip.config.prefix).chain(self.manual.keys().copied()).collect()
+        self.vips
+            .iter()
+            .map(|vip| vip.config.prefix)
+            .chain(self.manual.keys().copied())
+            .chain(self.api.keys().copied())
+            .collect()
     }
 
     fn complete_initial_table(&mut self) {
@@ -542,6 +604,8 @@ impl Speaker {
         if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
             warn!("some peers did not finish withdrawing in time");
         }
+        // After the peers: the withdrawals are out before a process's exit could change them.
+        self.stop_processes().await;
     }
 }
 

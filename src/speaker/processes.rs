@@ -1,9 +1,3 @@
-// NOT COMPILED YET (issue 5, in progress): this module is not declared in speaker/mod.rs. Wiring
-// it needs: Speaker fields `processes`, `api: BTreeMap<IpNet, Vec<ApiRoute>>`, `announced_up`,
-// `event_counter`, `stop_requests`; SpeakerEvent::{Process, PeerState}; `resolve`/`source_of`/
-// `known_prefixes` with precedence manual > process > VIP; PeerCommand::Resend and a
-// PeerStateEvent from session.rs; the daemon's stop channel; processes stopped after peers on
-// shutdown. See the closing note of the session that wrote it.
 //! ExaBGP API processes as a route source: their commands become routes owned by the process
 //! (withdrawn when it dies, unlike ExaBGP), their acks and answers go back through the
 //! supervisor's never-blocking queue, and they hear about neighbor state changes.
@@ -23,6 +17,9 @@ use crate::exabgp::api::{self, ApiCommand, NeighborView, PeerIdentity};
 use crate::exabgp::process::{self, AckMode, ProcessEvent, Reply};
 use crate::policy::Announcement;
 
+/// The owner of routes announced with `rhi ctl`: they stay until withdrawn or rhi stops.
+pub(super) const CTL_OWNER: &str = "ctl";
+
 /// One process's announcement of one prefix, to one peer or to all of the process's peers.
 #[derive(Clone, Debug)]
 pub(super) struct ApiRoute {
@@ -34,19 +31,97 @@ pub(super) struct ApiRoute {
 
 impl Speaker {
     pub(super) fn spawn_processes(&mut self) {
-        let Some(events) = self.events.clone() else { return };
         for config in self.config.processes.clone() {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            let forward = events.clone();
-            tokio::spawn(async move {
-                while let Some(event) = rx.recv().await {
-                    if forward.send(SpeakerEvent::Process(event)).is_err() {
-                        return;
-                    }
+            self.spawn_process(config);
+        }
+    }
+
+    fn spawn_process(&mut self, config: ProcessConfig) {
+        let Some(events) = self.events.clone() else { return };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                if events.send(SpeakerEvent::Process(event)).is_err() {
+                    return;
                 }
-            });
-            let handle = process::spawn(config.clone(), tx);
-            self.processes.insert(config.name.clone(), (config, handle));
+            }
+        });
+        let handle = process::spawn(config.clone(), tx);
+        self.processes.insert(config.name.clone(), (config, handle));
+    }
+
+    /// Reload: removed or changed processes stop (their routes go), new or changed ones start.
+    pub(super) fn apply_processes(&mut self, wanted: &[ProcessConfig], changes: &mut Vec<String>) {
+        let leaving: Vec<String> = self
+            .processes
+            .iter()
+            .filter(|(name, (config, _))| !wanted.iter().any(|w| &w.name == *name && w == config))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &leaving {
+            if let Some((_, handle)) = self.processes.remove(name) {
+                tokio::spawn(handle.stop());
+            }
+            self.drop_routes_of(name);
+        }
+        for config in wanted {
+            if !self.processes.contains_key(&config.name) {
+                changes.push(format!(
+                    "process {} {}",
+                    config.name,
+                    if leaving.contains(&config.name) { "restarted" } else { "added" }
+                ));
+                self.spawn_process(config.clone());
+            }
+        }
+        for name in leaving {
+            if !wanted.iter().any(|w| w.name == name) {
+                changes.push(format!("process {name} removed"));
+            }
+        }
+    }
+
+    /// Shutdown, after the peers have withdrawn: each process hears `shutdown`, then SIGTERM
+    /// (SIGKILL if it lingers), all in parallel.
+    pub(super) async fn stop_processes(&mut self) {
+        self.notify_processes_of_shutdown();
+        let stopping: Vec<_> = std::mem::take(&mut self.processes).into_values().map(|(_, handle)| handle).collect();
+        let all = async {
+            for handle in stopping {
+                handle.stop().await;
+            }
+        };
+        // Each stop is bounded by the supervisor's SIGKILL; this bounds them all.
+        if tokio::time::timeout(std::time::Duration::from_secs(3), all).await.is_err() {
+            warn!("some processes did not stop in time");
+        }
+    }
+
+    /// Removes every route `process` holds; returns how many there were.
+    fn drop_routes_of(&mut self, process: &str) -> usize {
+        let before = self.api_routes_count();
+        let mut emptied = Vec::new();
+        for (prefix, entries) in self.api.iter_mut() {
+            let held = entries.len();
+            entries.retain(|route| *route.process != *process);
+            if entries.len() != held {
+                self.touched.insert(*prefix);
+                if entries.is_empty() {
+                    emptied.push(*prefix);
+                }
+            }
+        }
+        for prefix in emptied {
+            self.api.remove(&prefix);
+        }
+        before - self.api_routes_count()
+    }
+
+    /// One line from `rhi ctl`: run as if a process named `ctl` had printed it.
+    pub(super) fn ctl_line(&mut self, line: &str) -> Reply {
+        match api::parse(line) {
+            Ok(command) => self.api_command(CTL_OWNER, command),
+            Err(error) => Reply { ok: false, output: vec![format!("error: {error}")], ..Reply::default() },
         }
     }
 
@@ -54,30 +129,28 @@ impl Speaker {
         match event {
             ProcessEvent::Started { process, pid } => debug!(%process, pid, "process running"),
             ProcessEvent::Died { process, reason } => {
-                let before = self.api_routes_count();
-                for entries in self.api.values_mut() {
-                    entries.retain(|route| *route.process != *process);
+                let withdraw = self.processes.get(&process).is_none_or(|(config, _)| config.withdraw_on_exit);
+                if !withdraw {
+                    warn!(%process, %reason, "process gone: its routes stay announced (withdraw_on_exit: false)");
+                    return;
                 }
-                let gone: Vec<IpNet> =
-                    self.api.iter().filter(|(_, entries)| entries.is_empty()).map(|(prefix, _)| *prefix).collect();
-                self.touched.extend(self.api.keys().copied());
-                for prefix in gone {
-                    self.api.remove(&prefix);
-                }
-                let withdrawn = before - self.api_routes_count();
+                let withdrawn = self.drop_routes_of(&process);
                 if withdrawn > 0 {
                     warn!(%process, %reason, routes = withdrawn, "process gone: its routes are withdrawn");
                 }
             }
-            ProcessEvent::Line { process, line, reply } => {
-                let answer = match api::parse(&line) {
-                    Ok(command) => self.api_command(&process, command),
-                    Err(error) => {
-                        warn!(%process, %line, %error, "API command refused");
-                        Reply { ok: false, ..Reply::default() }
-                    }
-                };
-                let _ = reply.send(answer);
+            ProcessEvent::Lines { process, lines, reply } => {
+                let answers = lines
+                    .iter()
+                    .map(|line| match api::parse(line) {
+                        Ok(command) => self.api_command(&process, command),
+                        Err(error) => {
+                            warn!(%process, %line, %error, "API command refused");
+                            Reply { ok: false, ..Reply::default() }
+                        }
+                    })
+                    .collect();
+                let _ = reply.send(answers);
             }
         }
     }
@@ -259,6 +332,8 @@ impl Speaker {
             self.announced_up.insert(event.peer.clone());
         }
         let Some(peer) = self.peers.get(&event.peer).and_then(|slot| slot.config.clone()) else { return };
+        let local_as = self.config.local_as;
+        let mut counter = self.event_counter;
         for (config, handle) in self.processes.values() {
             if !config.neighbors.is_empty()
                 && !config.neighbors.iter().any(|n| *n == peer.name || *n == peer.address.to_string())
@@ -267,64 +342,34 @@ impl Speaker {
             }
             let line = match config.encoder {
                 Encoder::Text => format!("neighbor {} {state}", peer.address),
-                Encoder::Json => self.json_event(config, &peer.address, peer.remote_as, event.local, state),
+                Encoder::Json => json_envelope(
+                    &mut counter,
+                    "state",
+                    json!({
+                        "neighbor": {
+                            "address": {"local": event.local.map(|l| l.ip().to_string()), "peer": peer.address.to_string()},
+                            "asn": {"local": local_as, "peer": peer.remote_as},
+                            "state": state,
+                        }
+                    }),
+                ),
             };
             handle.send(line);
         }
-    }
-
-    fn json_event(
-        &mut self,
-        _config: &ProcessConfig,
-        address: &IpAddr,
-        remote_as: u32,
-        local: Option<std::net::SocketAddr>,
-        state: &str,
-    ) -> String {
-        self.event_counter += 1;
-        json!({
-            "exabgp": "5.0.0",
-            "time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
-            "host": hostname(),
-            "pid": std::process::id(),
-            "ppid": std::os::unix::process::parent_id(),
-            "counter": self.event_counter,
-            "type": "state",
-            "neighbor": {
-                "address": {"local": local.map(|l| l.ip().to_string()), "peer": address.to_string()},
-                "asn": {"local": self.config.local_as, "peer": remote_as},
-                "state": state,
-            },
-        })
-        .to_string()
+        self.event_counter = counter;
     }
 
     /// Told to every process as rhi stops (ExaBGP's text and JSON forms).
-    pub(super) fn notify_processes_of_shutdown(&mut self) {
-        let names: Vec<String> = self.processes.keys().cloned().collect();
-        for name in names {
-            let Some((config, _)) = self.processes.get(&name) else { continue };
+    fn notify_processes_of_shutdown(&mut self) {
+        let mut counter = self.event_counter;
+        for (config, handle) in self.processes.values() {
             let line = match config.encoder {
                 Encoder::Text => "shutdown".to_string(),
-                Encoder::Json => {
-                    self.event_counter += 1;
-                    json!({
-                        "exabgp": "5.0.0",
-                        "time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
-                        "host": hostname(),
-                        "pid": std::process::id(),
-                        "ppid": std::os::unix::process::parent_id(),
-                        "counter": self.event_counter,
-                        "type": "notification",
-                        "notification": "shutdown",
-                    })
-                    .to_string()
-                }
+                Encoder::Json => json_envelope(&mut counter, "notification", json!({"notification": "shutdown"})),
             };
-            if let Some((_, handle)) = self.processes.get(&name) {
-                handle.send(line);
-            }
+            handle.send(line);
         }
+        self.event_counter = counter;
     }
 
     fn show_neighbor(&self, only: Option<IpAddr>, view: Option<NeighborView>, json: bool) -> Vec<String> {
@@ -390,6 +435,24 @@ impl Speaker {
             lines
         }
     }
+}
+
+/// ExaBGP's JSON event envelope around `body`'s fields; `counter` numbers every event.
+fn json_envelope(counter: &mut u64, kind: &str, body: serde_json::Value) -> String {
+    *counter += 1;
+    let mut event = json!({
+        "exabgp": "5.0.0",
+        "time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+        "host": hostname(),
+        "pid": std::process::id(),
+        "ppid": std::os::unix::process::parent_id(),
+        "counter": *counter,
+        "type": kind,
+    });
+    if let (Some(event), serde_json::Value::Object(fields)) = (event.as_object_mut(), body) {
+        event.extend(fields);
+    }
+    event.to_string()
 }
 
 fn hostname() -> String {

@@ -12,11 +12,15 @@ use crate::control::proto::Response;
 
 impl Speaker {
     pub(super) fn reload(&mut self) -> Response {
-        let Some(path) = self.config_path.clone() else {
+        let Some(file) = self.config_file.clone() else {
             return Response::refused("rhi was started without a config file: nothing to reload");
         };
-        match Config::load(&path) {
-            Ok(config) => {
+        let path = &file.path;
+        match file.load() {
+            Ok((config, warnings)) => {
+                for warning in warnings {
+                    warn!("{warning}");
+                }
                 let summary = self.apply_config(config);
                 info!(changes = %summary, "configuration reloaded");
                 Response::done(format!("reloaded {}: {summary}", path.display()))
@@ -127,6 +131,7 @@ impl Speaker {
         let vip_prefixes: Vec<_> = self.vips.iter().map(|v| v.config.prefix).collect();
         self.drain.prefixes.retain(|prefix, _| vip_prefixes.contains(prefix));
 
+        self.apply_processes(&new.processes, &mut changes);
         self.config = new;
         for name in &leaving {
             changes.push(format!("peer {name} restarted or removed"));

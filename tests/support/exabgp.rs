@@ -84,8 +84,15 @@ pub struct Exabgp {
 impl Exabgp {
     /// Starts ExaBGP. It connects by itself; wait on the receiving router.
     pub fn start(options: ExabgpOptions) -> Exabgp {
+        let config = options.config();
+        Exabgp::start_with_config(options, &config)
+    }
+
+    /// Starts ExaBGP with a configuration written by the test (`options` name it in messages).
+    /// ExaBGP chdirs to / before it starts processes: give them absolute paths.
+    pub fn start_with_config(options: ExabgpOptions, config_text: &str) -> Exabgp {
         let dir = WorkDir::new("exabgp");
-        let config = dir.write("exabgp.conf", &options.config());
+        let config = dir.write("exabgp.conf", config_text);
         let pid_file = dir.join("exabgp.pid");
         let exabgp = program("exabgp");
         let daemon = Daemon::spawn(format!("ExaBGP {}", options.local_addr), dir.join("exabgp.log"), move || {

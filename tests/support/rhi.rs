@@ -59,6 +59,42 @@ impl RhiProcess {
         RhiProcess { daemon, config, dir }
     }
 
+    /// `rhi run --exabgp-config FILE` with an ExaBGP configuration (with [`DIR_PLACEHOLDER`]
+    /// replaced), its control socket at `DIR/rhi.sock` (an ExaBGP file cannot name one).
+    pub fn start_exabgp(exabgp_conf: &str) -> RhiProcess {
+        let dir = WorkDir::new("rhi");
+        let config = dir.write("exabgp.conf", &expand(exabgp_conf, dir.path()));
+        let socket = dir.join("rhi.sock");
+        let daemon = {
+            let config = config.clone();
+            Daemon::spawn("rhi", dir.join("rhi.log"), move || {
+                let mut cmd = rhi_command();
+                cmd.arg("run").arg("--exabgp-config").arg(&config).arg("--control-socket").arg(&socket);
+                cmd
+            })
+        };
+        RhiProcess { daemon, config, dir }
+    }
+
+    /// Runs a client subcommand (`status`, `ctl`, ...) against this daemon's socket
+    /// (`DIR/rhi.sock`); returns (exit code, stdout, stderr).
+    pub fn client(&self, args: &[&str]) -> (i32, String, String) {
+        // Right after the subcommand: `ctl` takes every later word as its command.
+        let (subcommand, rest) = args.split_first().expect("a subcommand");
+        let output = rhi_command()
+            .arg(subcommand)
+            .arg("--socket")
+            .arg(self.dir.join("rhi.sock"))
+            .args(rest)
+            .output()
+            .expect("run the rhi client");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     /// The private directory that [`DIR_PLACEHOLDER`] stands for.
     pub fn dir(&self) -> &Path {
         self.dir.path()

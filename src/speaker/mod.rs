@@ -909,4 +909,95 @@ mod tests {
         );
         assert_eq!(answer.error.as_deref(), Some("10.9.9.9/32 is not a VIP of this node"));
     }
+
+    /// Lines from an API process, answered and published as the run loop would.
+    fn from_process(speaker: &mut Speaker, process: &str, lines: &[&str]) -> Vec<crate::exabgp::process::Reply> {
+        let (reply, mut answer) = oneshot::channel();
+        let lines = lines.iter().map(|l| l.to_string()).collect();
+        speaker.process_event(ProcessEvent::Lines { process: process.into(), lines, reply });
+        speaker.refresh();
+        answer.try_recv().expect("answered at once")
+    }
+
+    fn died(speaker: &mut Speaker, process: &str) {
+        speaker.process_event(ProcessEvent::Died { process: process.into(), reason: "killed".into() });
+        speaker.refresh();
+    }
+
+    fn p(text: &str) -> IpNet {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn precedence_is_manual_then_process_then_vip() {
+        let config = config(vec![vip("10.46.46.46/32", &[], 300)], &[]);
+        let (mut speaker, mut rx) = speaker(&config);
+        speaker.refresh();
+        drain(&mut rx);
+        let replies = from_process(&mut speaker, "hc", &["announce route 10.46.46.46/32 next-hop self med 100"]);
+        assert!(replies[0].ok);
+        assert_eq!(routes(&drain(&mut rx)), vec![(p("10.46.46.46/32"), Some(100))]);
+        assert_eq!(speaker.source_of(&p("10.46.46.46/32"), "sw01"), "process:hc");
+        assert!(command(&mut speaker, announce("10.46.46.46/32", 50, &[])).ok);
+        assert_eq!(routes(&drain(&mut rx)), vec![(p("10.46.46.46/32"), Some(50))]);
+        // A process's change under a manual route changes nothing on the wire.
+        from_process(&mut speaker, "hc", &["announce route 10.46.46.46/32 next-hop self med 1000"]);
+        assert!(routes(&drain(&mut rx)).iter().all(|(_, med)| *med == Some(50)));
+        command(&mut speaker, Command::Withdraw { prefix: p("10.46.46.46/32"), peers: vec![] });
+        assert_eq!(routes(&drain(&mut rx)), vec![(p("10.46.46.46/32"), Some(1000))], "the process's latest");
+        from_process(&mut speaker, "hc", &["withdraw route 10.46.46.46/32"]);
+        assert_eq!(routes(&drain(&mut rx)), vec![(p("10.46.46.46/32"), Some(300))], "back to the VIP");
+    }
+
+    #[test]
+    fn a_dead_process_loses_only_its_own_routes() {
+        let config = config(vec![], &[]);
+        let (mut speaker, mut rx) = speaker(&config);
+        from_process(
+            &mut speaker,
+            "a",
+            &[
+                "announce attributes next-hop self med 10 nlri 10.0.0.1/32 10.0.0.2/32",
+                "announce route 10.0.0.3/32 next-hop self med 11",
+            ],
+        );
+        from_process(&mut speaker, "b", &["announce route 10.0.0.2/32 next-hop self med 20"]);
+        drain(&mut rx);
+        died(&mut speaker, "a");
+        let mut after = routes(&drain(&mut rx));
+        after.sort();
+        assert_eq!(after, vec![(p("10.0.0.1/32"), None), (p("10.0.0.2/32"), Some(20)), (p("10.0.0.3/32"), None)]);
+        assert_eq!(speaker.source_of(&p("10.0.0.2/32"), "sw01"), "process:b");
+    }
+
+    #[test]
+    fn a_line_that_does_not_parse_is_an_error_and_changes_nothing() {
+        let config = config(vec![], &[]);
+        let (mut speaker, mut rx) = speaker(&config);
+        let replies = from_process(
+            &mut speaker,
+            "hc",
+            &["announce route 10.0.0.1/32 next-hop self med lots", "announce route 10.0.0.2/32 next-hop self"],
+        );
+        assert_eq!(
+            replies.iter().map(|r| r.ok).collect::<Vec<_>>(),
+            vec![false, true],
+            "one answer per line, in order"
+        );
+        // Announced (no MED given): the refused line sent nothing.
+        assert_eq!(routes(&drain(&mut rx)), vec![(p("10.0.0.2/32"), None)]);
+    }
+
+    #[test]
+    fn ack_mode_commands_reach_the_supervisor() {
+        let config = config(vec![], &[]);
+        let (mut speaker, _rx) = speaker(&config);
+        let replies = from_process(&mut speaker, "hc", &["disable-ack", "enable-ack", "silence-ack", "version"]);
+        use crate::exabgp::process::AckMode;
+        assert_eq!(
+            replies.iter().map(|r| r.ack).collect::<Vec<_>>(),
+            vec![Some(AckMode::Off), Some(AckMode::On), Some(AckMode::Silent), None]
+        );
+        assert!(replies[3].output[0].starts_with("rhi "), "{:?}", replies[3].output);
+    }
 }

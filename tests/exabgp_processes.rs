@@ -353,6 +353,12 @@ fn rhi_ctl_announces_shows_and_withdraws_through_the_api_grammar() {
     let (code, out, _) = rhi.client(&["ctl", "withdraw route 10.99.1.1/32"]);
     assert_eq!((code, out.as_str()), (0, "done\n"));
     bird.wait_no_route("10.99.1.1/32", secs(10));
+
+    // ExaBGP's `shutdown` stops the daemon the way SIGTERM does.
+    let (code, _, err) = rhi.client(&["ctl", "shutdown"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rhi.wait_exit(secs(10)).code(), Some(0));
+    rhi.wait_log("shutdown requested by process ctl", secs(1));
 }
 
 #[test]

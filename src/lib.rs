@@ -14,6 +14,7 @@ pub mod listener;
 pub mod logging;
 pub mod metrics;
 pub mod policy;
+pub mod prefix_map;
 pub mod rib;
 pub mod speaker;
 pub mod status;

@@ -17,25 +17,86 @@ use crate::bgp::codec::CodecParams;
 use crate::bgp::message::Update;
 use crate::bgp::nlri::{self, Family};
 use crate::bgp::HEADER_LEN;
-use crate::policy::{same_state, Announcement, SessionContext};
+use crate::policy::{Announcement, SessionContext};
+use crate::prefix_map::PrefixMap;
 
-#[derive(Debug)]
+/// An announcement as this RIB's small number for it; [`NOTHING`] is "not announced". A
+/// million entries holding two of these cost 12 bytes each, where two `Arc`s and the padding
+/// after an `IpNet` cost 48.
+type Slot = u32;
+const NOTHING: Slot = 0;
+
+/// One prefix. Its desired and sent states are equal exactly when their slots are, because
+/// equal announcements share one slot.
+#[derive(Clone, Copy, Debug)]
 struct Entry {
-    desired: Option<Arc<Announcement>>,
-    sent: Option<Arc<Announcement>>,
+    desired: Slot,
+    sent: Slot,
     queued: bool,
 }
 
-impl Entry {
-    fn in_sync(&self) -> bool {
-        same_state(&self.desired, &self.sent)
+/// The distinct announcements this RIB refers to, each counted by the entry fields holding it;
+/// a slot whose count drops to zero is reused.
+#[derive(Debug, Default)]
+struct Interned {
+    slots: Vec<Option<(Arc<Announcement>, usize)>>,
+    by_value: HashMap<Arc<Announcement>, Slot>,
+    free: Vec<Slot>,
+}
+
+impl Interned {
+    fn acquire(&mut self, announcement: &Option<Arc<Announcement>>) -> Slot {
+        let Some(announcement) = announcement else { return NOTHING };
+        if let Some(&slot) = self.by_value.get(announcement) {
+            self.retain(slot);
+            return slot;
+        }
+        let value = Some((announcement.clone(), 1));
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize - 1] = value;
+                slot
+            }
+            None => {
+                self.slots.push(value);
+                Slot::try_from(self.slots.len()).expect("fewer than 2^32 distinct announcements")
+            }
+        };
+        self.by_value.insert(announcement.clone(), slot);
+        slot
+    }
+
+    fn retain(&mut self, slot: Slot) {
+        if let Some(Some((_, count))) = self.slots.get_mut((slot as usize).wrapping_sub(1)) {
+            *count += 1;
+        }
+    }
+
+    fn release(&mut self, slot: Slot) {
+        let Some(held) = self.slots.get_mut((slot as usize).wrapping_sub(1)) else { return };
+        if let Some((announcement, count)) = held {
+            *count -= 1;
+            if *count == 0 {
+                self.by_value.remove(&*announcement);
+                *held = None;
+                self.free.push(slot);
+            }
+        }
+    }
+
+    fn get(&self, slot: Slot) -> Option<&Arc<Announcement>> {
+        self.slots.get((slot as usize).wrapping_sub(1))?.as_ref().map(|(announcement, _)| announcement)
     }
 }
 
 #[derive(Debug, Default)]
 pub struct AdjRibOut {
-    entries: HashMap<IpNet, Entry>,
+    entries: PrefixMap<Entry>,
+    interned: Interned,
     dirty: VecDeque<IpNet>,
+    /// Entries whose `sent` is an announcement, kept as they change so that status stays
+    /// O(1) at a million routes.
+    advertised: usize,
 }
 
 /// The changes taken from the RIB in one flush, grouped for packing.
@@ -52,6 +113,9 @@ impl Batch {
     }
 }
 
+/// A dirty queue that held a bulk change keeps its capacity once drained unless given back.
+const DIRTY_CAPACITY_KEPT: usize = 4096;
+
 impl AdjRibOut {
     pub fn new() -> AdjRibOut {
         AdjRibOut::default()
@@ -59,10 +123,13 @@ impl AdjRibOut {
 
     /// Sets what should be advertised for `prefix` (None = nothing).
     pub fn set(&mut self, prefix: IpNet, desired: Option<Arc<Announcement>>) {
-        let entry = self.entries.entry(prefix).or_insert(Entry { desired: None, sent: None, queued: false });
-        entry.desired = desired;
-        if entry.in_sync() {
-            if entry.desired.is_none() && !entry.queued {
+        let slot = self.interned.acquire(&desired);
+        let entry =
+            self.entries.get_or_insert_with(prefix, || Entry { desired: NOTHING, sent: NOTHING, queued: false });
+        self.interned.release(entry.desired);
+        entry.desired = slot;
+        if entry.desired == entry.sent {
+            if entry.desired == NOTHING && !entry.queued {
                 self.entries.remove(&prefix);
             }
             return;
@@ -77,11 +144,16 @@ impl AdjRibOut {
     /// to be sent again on the next session.
     pub fn session_down(&mut self) {
         self.dirty.clear();
-        self.entries.retain(|_, entry| entry.desired.is_some());
+        let interned = &mut self.interned;
+        self.entries.retain(|_, entry| {
+            interned.release(entry.sent);
+            entry.sent = NOTHING;
+            entry.desired != NOTHING
+        });
+        self.advertised = 0;
         for (prefix, entry) in self.entries.iter_mut() {
-            entry.sent = None;
             entry.queued = true;
-            self.dirty.push_back(*prefix);
+            self.dirty.push_back(prefix);
         }
     }
 
@@ -90,11 +162,15 @@ impl AdjRibOut {
     /// above all — still go out: the peer holds what was sent and must hear they are gone.
     pub fn resend_all(&mut self) {
         for (prefix, entry) in self.entries.iter_mut() {
-            if entry.desired.is_some() {
-                entry.sent = None;
+            if entry.desired != NOTHING {
+                if entry.sent != NOTHING {
+                    self.interned.release(entry.sent);
+                    entry.sent = NOTHING;
+                    self.advertised -= 1;
+                }
                 if !entry.queued {
                     entry.queued = true;
-                    self.dirty.push_back(*prefix);
+                    self.dirty.push_back(prefix);
                 }
             }
         }
@@ -110,33 +186,44 @@ impl AdjRibOut {
     /// families are left unsent (they go out once a session negotiates their family).
     pub fn take_batch(&mut self, max: usize, families: &[Family]) -> Batch {
         let mut batch = Batch::default();
-        let mut groups: HashMap<*const Announcement, usize> = HashMap::new();
+        let mut groups: HashMap<Slot, usize> = HashMap::new();
         let mut taken = 0;
         while taken < max {
             let Some(prefix) = self.dirty.pop_front() else { break };
             let Some(entry) = self.entries.get_mut(&prefix) else { continue };
             entry.queued = false;
-            if entry.in_sync() || !families.contains(&family_of(&prefix)) {
-                if entry.desired.is_none() && entry.sent.is_none() {
+            if entry.desired == entry.sent || !families.contains(&family_of(&prefix)) {
+                if entry.desired == NOTHING && entry.sent == NOTHING {
                     self.entries.remove(&prefix);
                 }
                 continue;
             }
             taken += 1;
-            entry.sent = entry.desired.clone();
-            match &entry.desired {
+            match (entry.sent, entry.desired) {
+                (NOTHING, _) => self.advertised += 1,
+                (_, NOTHING) => self.advertised -= 1,
+                _ => {}
+            }
+            self.interned.release(entry.sent);
+            self.interned.retain(entry.desired);
+            entry.sent = entry.desired;
+            let slot = entry.desired;
+            match self.interned.get(slot) {
                 None => {
                     batch.withdraw.push(prefix);
                     self.entries.remove(&prefix);
                 }
                 Some(announcement) => {
-                    let slot = *groups.entry(Arc::as_ptr(announcement)).or_insert_with(|| {
+                    let group = *groups.entry(slot).or_insert_with(|| {
                         batch.announce.push((announcement.clone(), Vec::new()));
                         batch.announce.len() - 1
                     });
-                    batch.announce[slot].1.push(prefix);
+                    batch.announce[group].1.push(prefix);
                 }
             }
+        }
+        if self.dirty.is_empty() && self.dirty.capacity() > DIRTY_CAPACITY_KEPT {
+            self.dirty = VecDeque::new();
         }
         batch
     }
@@ -146,18 +233,22 @@ impl AdjRibOut {
     pub fn not_sent(&mut self, prefixes: &[IpNet]) {
         for prefix in prefixes {
             if let Some(entry) = self.entries.get_mut(prefix) {
-                entry.sent = None;
+                if entry.sent != NOTHING {
+                    self.interned.release(entry.sent);
+                    entry.sent = NOTHING;
+                    self.advertised -= 1;
+                }
             }
         }
     }
 
     /// What has been advertised (the peer's view of us), for `rhi routes`.
-    pub fn advertised(&self) -> impl Iterator<Item = (&IpNet, &Arc<Announcement>)> {
-        self.entries.iter().filter_map(|(prefix, entry)| entry.sent.as_ref().map(|sent| (prefix, sent)))
+    pub fn advertised(&self) -> impl Iterator<Item = (IpNet, &Arc<Announcement>)> {
+        self.entries.iter().filter_map(|(prefix, entry)| self.interned.get(entry.sent).map(|sent| (prefix, sent)))
     }
 
     pub fn advertised_count(&self) -> usize {
-        self.entries.values().filter(|entry| entry.sent.is_some()).count()
+        self.advertised
     }
 }
 
@@ -339,6 +430,25 @@ mod tests {
         rib.set(p("10.46.46.46/32"), Some(Arc::new((*a).clone())));
         assert_eq!(rib.pending(), 0, "an equal announcement is no change");
         assert!(rib.take_batch(100, &V4V6).is_empty());
+    }
+
+    #[test]
+    fn announcements_no_longer_referred_to_free_their_slot() {
+        let mut rib = AdjRibOut::new();
+        let prefix = p("10.46.46.46/32");
+        for med in 0..1000 {
+            rib.set(prefix, Some(ann(med)));
+            rib.take_batch(100, &V4V6);
+        }
+        assert_eq!(rib.advertised().map(|(_, a)| a.med).collect::<Vec<_>>(), [Some(999)]);
+        let live = rib.interned.slots.iter().flatten().count();
+        assert_eq!(live, 1, "only the announcement still sent is kept");
+        assert!(rib.interned.slots.len() <= 2, "slots are reused: {}", rib.interned.slots.len());
+        rib.set(prefix, None);
+        rib.take_batch(100, &V4V6);
+        assert_eq!(rib.interned.slots.iter().flatten().count(), 0);
+        assert!(rib.interned.by_value.is_empty());
+        assert_eq!(rib.advertised_count(), 0);
     }
 
     #[test]

@@ -348,7 +348,7 @@ impl PeerTask {
                             IpNet::V4(_) => c.next_hop_v4(ann).map(IpAddr::V4),
                             IpNet::V6(_) => c.next_hop_v6(ann).map(IpAddr::V6),
                         });
-                        (*prefix, ann.clone(), next_hop)
+                        (prefix, ann.clone(), next_hop)
                     })
                     .collect();
                 let _ = reply.send(routes);
@@ -684,7 +684,7 @@ impl PeerTask {
     /// SIGTERM path: withdraw what this peer holds, wait until the withdrawals are written, then
     /// Cease. Bounded in time by the caller.
     async fn shutdown(&mut self, message: String) {
-        let advertised: Vec<IpNet> = self.rib.advertised().map(|(prefix, _)| *prefix).collect();
+        let advertised: Vec<IpNet> = self.rib.advertised().map(|(prefix, _)| prefix).collect();
         for prefix in advertised {
             self.rib.set(prefix, None);
         }

@@ -6,6 +6,7 @@
 //! Precedence per prefix and peer: a manual route beats an API process's route, which beats a
 //! config VIP (an operator's explicit command is never overridden by a health check or a script).
 
+mod api_routes;
 mod commands;
 pub mod drain;
 mod processes;
@@ -127,7 +128,7 @@ pub struct Speaker {
     started: Instant,
     processes: BTreeMap<String, (ProcessConfig, ProcessHandle)>,
     /// Routes from API processes, per prefix (several processes or peers may hold one).
-    api: BTreeMap<IpNet, Vec<processes::ApiRoute>>,
+    api: api_routes::ApiRoutes,
     /// Peers whose `up` the processes were told, so that each `down` follows an `up`.
     announced_up: HashSet<String>,
     /// ExaBGP's JSON `counter`: one sequence over every event rhi writes.
@@ -159,7 +160,7 @@ impl Speaker {
             initial_table_complete: false,
             started: Instant::now(),
             processes: BTreeMap::new(),
-            api: BTreeMap::new(),
+            api: api_routes::ApiRoutes::default(),
             announced_up: HashSet::new(),
             event_counter: 0,
             stop_requests: None,
@@ -393,8 +394,8 @@ impl Speaker {
     }
 
     /// The first process to announce `prefix` toward `peer` holds it until it withdraws.
-    fn api_route_for(&self, prefix: &IpNet, peer: &str) -> Option<&processes::ApiRoute> {
-        self.api.get(prefix)?.iter().find(|route| route.peer.as_deref().is_none_or(|p| p == peer))
+    fn api_route_for(&self, prefix: &IpNet, peer: &str) -> Option<&api_routes::ApiRoute> {
+        self.api.route_for(prefix, peer)
     }
 
     fn known_prefixes(&self) -> BTreeSet<IpNet> {
@@ -402,7 +403,7 @@ impl Speaker {
             .iter()
             .map(|vip| vip.config.prefix)
             .chain(self.manual.keys().copied())
-            .chain(self.api.keys().copied())
+            .chain(self.api.prefixes())
             .collect()
     }
 

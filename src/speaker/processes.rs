@@ -9,25 +9,16 @@ use ipnet::IpNet;
 use serde_json::json;
 use tracing::{debug, info, warn};
 
+use super::api_routes::ApiRoute;
 use super::{Speaker, SpeakerEvent};
 use crate::bgp::fsm::State;
 use crate::bgp::session::{PeerCommand, PeerStateEvent};
 use crate::config::{Encoder, ProcessConfig};
 use crate::exabgp::api::{self, ApiCommand, NeighborView, PeerIdentity};
 use crate::exabgp::process::{self, AckMode, ProcessEvent, Reply};
-use crate::policy::Announcement;
 
 /// The owner of routes announced with `rhi ctl`: they stay until withdrawn or rhi stops.
 pub(super) const CTL_OWNER: &str = "ctl";
-
-/// One process's announcement of one prefix, to one peer or to all of the process's peers.
-#[derive(Clone, Debug)]
-pub(super) struct ApiRoute {
-    pub process: Arc<str>,
-    /// None: every peer the process may speak to.
-    pub peer: Option<String>,
-    pub announcement: Arc<Announcement>,
-}
 
 impl Speaker {
     pub(super) fn spawn_processes(&mut self) {
@@ -99,22 +90,9 @@ impl Speaker {
 
     /// Removes every route `process` holds; returns how many there were.
     fn drop_routes_of(&mut self, process: &str) -> usize {
-        let before = self.api_routes_count();
-        let mut emptied = Vec::new();
-        for (prefix, entries) in self.api.iter_mut() {
-            let held = entries.len();
-            entries.retain(|route| *route.process != *process);
-            if entries.len() != held {
-                self.touched.insert(*prefix);
-                if entries.is_empty() {
-                    emptied.push(*prefix);
-                }
-            }
-        }
-        for prefix in emptied {
-            self.api.remove(&prefix);
-        }
-        before - self.api_routes_count()
+        let before = self.api.len();
+        self.touched.extend(self.api.drop_process(process));
+        before - self.api.len()
     }
 
     /// One line from `rhi ctl`: run as if a process named `ctl` had printed it.
@@ -153,10 +131,6 @@ impl Speaker {
                 let _ = reply.send(answers);
             }
         }
-    }
-
-    fn api_routes_count(&self) -> usize {
-        self.api.values().map(Vec::len).sum()
     }
 
     /// The configured peers a process may speak to (its `neighbors`, or all), with identities
@@ -208,15 +182,15 @@ impl Speaker {
                 }
                 let announcement = self.intern(attributes.to_announcement());
                 let owner: Arc<str> = Arc::from(process);
+                let targets: Vec<Option<Arc<str>>> = match &peers {
+                    None => vec![None],
+                    Some(names) => names.iter().map(|name| Some(Arc::from(name.as_str()))).collect(),
+                };
                 for prefix in prefixes {
-                    let entries = self.api.entry(prefix).or_default();
-                    let targets: Vec<Option<String>> = match &peers {
-                        None => vec![None],
-                        Some(names) => names.iter().cloned().map(Some).collect(),
-                    };
-                    for peer in targets {
-                        entries.retain(|r| !(*r.process == *process && r.peer == peer));
-                        entries.push(ApiRoute { process: owner.clone(), peer, announcement: announcement.clone() });
+                    for peer in &targets {
+                        let route =
+                            ApiRoute { process: owner.clone(), peer: peer.clone(), announcement: announcement.clone() };
+                        self.api.announce(prefix, route);
                     }
                     self.touched.insert(prefix);
                 }
@@ -231,7 +205,7 @@ impl Speaker {
             }
             ApiCommand::ClearAdjRibOut { selectors } => {
                 let peers = self.selected(process, &selectors);
-                let prefixes: Vec<IpNet> = self.api.keys().copied().collect();
+                let prefixes: Vec<IpNet> = self.api.prefixes().collect();
                 for prefix in prefixes {
                     self.withdraw_api(process, prefix, peers.as_deref());
                 }
@@ -287,33 +261,28 @@ impl Speaker {
     /// Removes `process`'s route for `prefix` toward `peers` (None = everywhere).
     fn withdraw_api(&mut self, process: &str, prefix: IpNet, peers: Option<&[String]>) {
         let all_peers: Vec<String> = self.process_peers(process).into_iter().map(|(name, _)| name).collect();
-        let Some(entries) = self.api.get_mut(&prefix) else { return };
-        let before = entries.len();
-        match peers {
-            None => entries.retain(|r| *r.process != *process),
-            Some(names) => {
+        let holders: Vec<ApiRoute> = self.api.holders(&prefix).cloned().collect();
+        if holders.is_empty() {
+            return;
+        }
+        let mut kept = Vec::new();
+        for route in holders {
+            let theirs = *route.process == *process;
+            match (peers, &route.peer) {
+                _ if !theirs => kept.push(route),
+                (None, _) => {}
+                (Some(names), Some(peer)) if !names.iter().any(|n| n.as_str() == &**peer) => kept.push(route),
+                (Some(_), Some(_)) => {}
                 // An all-peers route withdrawn from some peers stays for the others.
-                let mut kept = Vec::new();
-                for route in entries.drain(..) {
-                    match (&route.peer, *route.process == *process) {
-                        (_, false) => kept.push(route),
-                        (Some(peer), true) if !names.contains(peer) => kept.push(route),
-                        (Some(_), true) => {}
-                        (None, true) => {
-                            for peer in all_peers.iter().filter(|p| !names.contains(p)) {
-                                kept.push(ApiRoute { peer: Some(peer.clone()), ..route.clone() });
-                            }
-                        }
+                (Some(names), None) => {
+                    for peer in all_peers.iter().filter(|p| !names.contains(p)) {
+                        kept.push(ApiRoute { peer: Some(Arc::from(peer.as_str())), ..route.clone() });
                     }
                 }
-                *entries = kept;
             }
         }
-        if entries.len() != before || entries.is_empty() {
+        if self.api.set(prefix, kept) {
             self.touched.insert(prefix);
-        }
-        if entries.is_empty() {
-            self.api.remove(&prefix);
         }
     }
 

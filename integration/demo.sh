@@ -1,49 +1,87 @@
 #!/usr/bin/env bash
-# rhi in one minute, on this machine's loopback, nothing left behind:
-#   1. builds rhi (cargo build --release),
-#   2. starts BIRD 2 as the upstream router at 127.46.0.1:1179 (AS 65000),
-#   3. runs rhi at 127.46.0.2 (AS 65010) announcing 10.46.46.46/32 and 2001:db8:46::46/128 with
-#      MED 300 and community 65000:46,
-#   4. shows the routes as BIRD holds them, then SIGTERMs rhi and shows them withdrawn.
-# Needs bird2 (installed with apt-get when run as root) and cargo. Set RHI_BIN to use an
-# already built binary. Everything lives in a temp dir removed on exit, even on Ctrl-C.
+# rhi's seed scenario, end to end, in private network namespaces (needs root), in about a minute:
+#
+#                        rhi-demo-PID-router: BIRD 2, AS 65000, port 179, BGP routes -> kernel (ECMP)
+#        10.255.0.1/30 r-h1 |   r-h2 10.255.1.1/30   | r-c 10.255.2.1/30
+#     10.255.0.2 h1-r ------+   +---- h2-r 10.255.1.2 +---- c-r 10.255.2.2
+#   haproxy01 (AS 65010)        haproxy02 (AS 65010)       client: integration/lab/traffic.py
+#   VIP 10.46.46.46 on lo       VIP 10.46.46.46 on lo        1 stream: a new TCP connection per request
+#   HAProxy :80 -> backend      HAProxy :80 -> backend       4 streams: keep-alive connections
+#   rhi: MED 300 (active)       rhi: MED 400 (passive)       each request every 10 ms, one JSON line each
+#
+# Timeline (each step waits on the router's kernel route, never on a bare sleep; the steady phases
+# run traffic for a fixed, measured 2 s):
+#   steady (haproxy01) -> drain haproxy01 (HAProxy told to close keep-alive connections first, then
+#   `rhi drain`) -> drained (haproxy02) -> haproxy01 down (rhi SIGTERM, HAProxy stopped) -> return
+#   (started again) -> back (haproxy01) -> HAProxy SIGKILLed on haproxy01 -> failover (haproxy02)
+#   -> HAProxy restarted -> recovered (haproxy01) -> ECMP (haproxy02 reconfigured to MED 300,
+#   `rhi reload`) -> the route has 2 next hops and new connections are served by both nodes.
+# Then a per-phase table (requests sent / failed, TCP connections reset, who answered) and a
+# verdict; exit 1 if any phase missed its target.
+#
+# Env: RHI_BIN (use this binary instead of cargo build --release), RHI_DEMO_REPORT=PATH (also
+# write the report as JSON), RHI_DEMO_TIMEOUT (seconds per wait, default 30), RHI_DEMO_KEEP=1
+# (keep the run directory with every log), RHI_DEMO_NAIVE=1 (skip the HAProxy keep-alive step
+# before planned moves, to see what it saves: the drain then resets the keep-alive connections).
+# Needs root, ip netns, bird2, haproxy, socat, /usr/bin/python3 (installed with apt-get when run
+# as root and missing). The namespaces (rhi-demo-PID-*), their processes and the run directory
+# are removed on exit, Ctrl-C or SIGTERM; nothing outside the namespaces is touched.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ROUTER=127.46.0.1 ROUTER_AS=65000
-NODE=127.46.0.2 NODE_AS=65010
-PORT=1179
-VIP4=10.46.46.46/32 VIP6=2001:db8:46::46/128
+LAB=$ROOT/integration/lab
+PY=/usr/bin/python3
 TIMEOUT=${RHI_DEMO_TIMEOUT:-30}   # seconds per wait
-export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"   # bird lives in sbin
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"   # bird, haproxy, ip live in sbin
+
+VIP=10.46.46.46
+ROUTER_AS=65000
+# Both nodes in the same AS: a router compares MED only between routes from the same neighbouring
+# AS (RFC 4271 9.1.2.2 c), so MED 300 vs 400 ranks them natively, with no vendor knob like BIRD's
+# `med metric yes` or Cisco's `always-compare-med` that every router of a real site would need.
+NODE_AS=65010
+MED_ACTIVE=300 MED_PASSIVE=400 MED_DRAIN=1000
+# Health-check timing (rhi) and the outage bound it implies after HAProxy dies:
+CHECK_INTERVAL_MS=200 CHECK_FAST_MS=100 CHECK_TIMEOUT_MS=200 CHECK_RISE=2 CHECK_FALL=2
+# The first failing check starts at most one interval after the kill and takes at most the
+# timeout; fall-1 more fail fast_interval apart; then the withdraw UPDATE, BIRD's best-path run and
+# its netlink write to the router's kernel: measured in milliseconds, allowed MARGIN. The client
+# sees the outage from its first failed request to the end of its last one (10 ms granularity).
+MARGIN_MS=300
+BOUND_MS=$((CHECK_INTERVAL_MS + (CHECK_FALL - 1) * CHECK_FAST_MS + CHECK_TIMEOUT_MS + MARGIN_MS))
+BOUND_FORMULA="interval ${CHECK_INTERVAL_MS} + (fall ${CHECK_FALL} - 1) x fast_interval ${CHECK_FAST_MS} + timeout ${CHECK_TIMEOUT_MS} + margin ${MARGIN_MS} (BGP UPDATE + BIRD + kernel) = ${BOUND_MS} ms"
+KEEPALIVE_STREAMS=4
 
 if [ -t 1 ]; then bold=$'\e[1m' plain=$'\e[0m'; else bold="" plain=""; fi
-say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 die() { echo "demo: $*" >&2; exit 1; }
 
 # --- what we need ---------------------------------------------------------------------------
-if ! command -v bird >/dev/null || ! command -v birdc >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "Installing BIRD 2 (apt-get install bird2)"
-    # Keep the packaged bird service from starting: this demo runs its own.
-    created_policy=""
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-      created_policy=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q bird2
-    if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
-  else
-    die "BIRD 2 is missing: sudo apt-get install bird2 (then run this again)"
+[ "$(id -u)" = 0 ] || die "needs root: it creates network namespaces (sudo $0)"
+missing=()
+for tool in bird:bird2 birdc:bird2 haproxy:haproxy socat:socat ip:iproute2 "$PY":python3; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  command -v apt-get >/dev/null || die "missing: ${missing[*]} (install these packages)"
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "== Installing ${missing[*]} (apt-get install)"
+  # Keep the packaged bird/haproxy services from starting: this demo runs its own.
+  created_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    created_policy=1
   fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
+ip netns list >/dev/null 2>&1 || die "ip netns does not work here (no network namespaces?)"
 
 if [ -n "${RHI_BIN:-}" ]; then
   [ -x "$RHI_BIN" ] || die "RHI_BIN=$RHI_BIN is not an executable"
 else
   command -v cargo >/dev/null || die "cargo is missing (https://rustup.rs), or set RHI_BIN"
-  say "Building rhi (cargo build --release)"
+  echo "== Building rhi (cargo build --release)"
   locked=()
   if [ -f "$ROOT/Cargo.lock" ]; then locked=(--locked); fi
   (cd "$ROOT" && cargo build --release "${locked[@]}")
@@ -52,135 +90,397 @@ else
 fi
 
 # --- lab, and its cleanup -------------------------------------------------------------------
+NS=rhi-demo-$$
+R=$NS-router C=$NS-client
+NODE_NS=("" "$NS-haproxy01" "$NS-haproxy02")
+NODE_NAME=("" haproxy01 haproxy02)
+NODE_ADDR=("" 10.255.0.2 10.255.1.2)
+ROUTER_ADDR=("" 10.255.0.1 10.255.1.1)
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/rhi-demo.XXXXXX")
-BIRD_PID="" RHI_PID=""
+BIRD_PID="" CLIENT_PID=""
+WEB_PID=("" "" "") HAP_PID=("" "" "") RHI_PID=("" "" "")
+CREATED_NS=()
 
-stop_pid() {   # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL. Only our own children.
-  local pid=$1
+stop_pid() {   # stop_pid PID [SIGNAL]: SIGNAL (TERM), up to 5 s, then SIGKILL. Only our own children.
+  local pid=$1 sig=${2:-TERM}
   [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill "-$sig" "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 cleanup() {
+  local rc=$?
   trap - EXIT INT TERM
-  stop_pid "$RHI_PID"
+  set +e
+  stop_pid "$CLIENT_PID"
+  for i in 1 2; do stop_pid "${RHI_PID[$i]}"; stop_pid "${HAP_PID[$i]}"; stop_pid "${WEB_PID[$i]}"; done
   stop_pid "$BIRD_PID"
-  rm -rf "$RUN"
+  for ns in "${CREATED_NS[@]}"; do
+    # Anything still inside our own namespaces was started by this script: kill it by PID.
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null || echo "demo: could not delete netns $ns" >&2
+  done
+  if [ -n "${RHI_DEMO_KEEP:-}" ]; then echo "demo: run directory kept: $RUN"; else rm -rf "$RUN"; fi
+  exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-birdc_() { birdc -s "$RUN/bird.ctl" "$@"; }
+us() { local t=${EPOCHREALTIME/./}; echo "${t#0}"; }   # wall clock, microseconds
+T0=$(us)
+say() {   # say TEXT: a timeline line with the elapsed time
+  local e=$(( $(us) - T0 ))
+  printf '%s[%3d.%02d s]%s %s\n' "$bold" $((e / 1000000)) $(((e / 10000) % 100)) "$plain" "$*"
+}
 
-# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 20 ms until it succeeds.
 wait_for() {
   local timeout=$1 what=$2 deadline=$((SECONDS + $1))
   shift 2
   until "$@" >/dev/null 2>&1; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       echo "demo: timed out after ${timeout} s waiting for $what" >&2
+      show_logs
       return 1
     fi
-    sleep 0.2
+    sleep 0.02
   done
 }
 
 show_logs() {
-  echo "--- rhi log (last 40 lines) ---" >&2; tail -n 40 "$RUN/rhi.log" >&2 2>/dev/null || true
-  echo "--- BIRD log (last 20 lines) ---" >&2; tail -n 20 "$RUN/bird.log" >&2 2>/dev/null || true
-  echo "--- birdc show protocols all rhi ---" >&2; birdc_ show protocols all rhi >&2 2>/dev/null || true
+  for i in 1 2; do
+    echo "--- rhi ${NODE_NAME[$i]} log (last 15 lines) ---" >&2
+    tail -n 15 "$RUN/${NODE_NAME[$i]}/rhi.log" >&2 2>/dev/null || true
+    echo "--- HAProxy ${NODE_NAME[$i]} log (last 5 lines) ---" >&2
+    tail -n 5 "$RUN/${NODE_NAME[$i]}/haproxy.log" >&2 2>/dev/null || true
+  done
+  echo "--- BIRD log (last 15 lines) ---" >&2; tail -n 15 "$RUN/bird.log" >&2 2>/dev/null || true
+  echo "--- birdc show protocols; router route to $VIP ---" >&2
+  birdc_ show protocols >&2 2>/dev/null || true
+  route >&2 || true
 }
 
-bird_holds() { birdc_ show route protocol rhi | grep -qF "$1"; }
-bird_lacks() { ! bird_holds "$1"; }
-bird_holds_both() { bird_holds "$VIP4" && bird_holds "$VIP6"; }
-# bash reaps its exited background children at once, so kill -0 fails as soon as rhi is gone.
-rhi_exited() { ! kill -0 "$RHI_PID" 2>/dev/null; }
+birdc_() { birdc -s "$RUN/bird.ctl" "$@"; }
+route() { ip -n "$R" route show "$VIP/32"; }
+# The router's kernel route to the VIP: a single path via node I / two next hops / none.
+route_via() { local r; r=$(route); [[ $r == "$VIP via ${NODE_ADDR[$1]} "* ]] && [[ $r != *nexthop* ]]; }
+route_ecmp() { [ "$(route | grep -c 'nexthop via')" = 2 ]; }
+bird_has_route_from() { birdc_ show route protocol "${NODE_NAME[$1]}" | grep -qF "$VIP/32"; }
+bird_lacks_route_from() { ! bird_has_route_from "$1"; }
+rhi_() { local n=$1; shift; "$RHI_BIN" "$@" --socket "$RUN/${NODE_NAME[$n]}/rhi.sock"; }   # rhi_ I ARGS
+haproxy_cmd() { echo "$2" | socat stdio "unix-connect:$RUN/${NODE_NAME[$1]}/admin.sock"; }
+# HAProxy's keep-alive switch: while the close ACL holds 0.0.0.0/0, every response closes its
+# client connection (http-after-response set-header Connection close).
+close_keepalive() {
+  if [ -n "${RHI_DEMO_NAIVE:-}" ]; then say "  (RHI_DEMO_NAIVE: HAProxy is not told to close keep-alive connections)"; return; fi
+  haproxy_cmd "$1" "add acl $RUN/${NODE_NAME[$1]}/close.acl 0.0.0.0/0" >/dev/null
+  CLOSE_SINCE=$EPOCHREALTIME
+  mark "keepalive_off_${NODE_NAME[$1]}"
+  say "  ${NODE_NAME[$1]}: HAProxy closes every client connection after its response (runtime ACL)"
+}
+keepalive_back() {
+  if [ -n "${RHI_DEMO_NAIVE:-}" ]; then return; fi
+  haproxy_cmd "$1" "clear acl $RUN/${NODE_NAME[$1]}/close.acl" >/dev/null
+  mark "keepalive_on_${NODE_NAME[$1]}"
+  say "  ${NODE_NAME[$1]}: HAProxy keeps connections alive again"
+}
+# Every keep-alive connection that was open when close_keepalive ran has been closed by HAProxy.
+keepalive_cycled() { [ -n "${RHI_DEMO_NAIVE:-}" ] || "$PY" "$LAB/report.py" cycled "$RUN/traffic.jsonl" "$CLOSE_SINCE" "$KEEPALIVE_STREAMS"; }
+client_saw() { tail -n 20 "$RUN/traffic.jsonl" | grep -qF "\"node\":\"$1\""; }
 
-# --- the upstream router --------------------------------------------------------------------
+PHASE="" PHASE_START="" PHASE_EXPECT="" PHASE_CHECK="" PHASE_EVENTS=""
+phase() {   # phase NAME EXPECTED_NODE CHECK DESCRIPTION
+  PHASE=$1 PHASE_EXPECT=$2 PHASE_CHECK=$3 PHASE_START=$EPOCHREALTIME PHASE_EVENTS=""
+  say "== phase $PHASE: $4"
+}
+mark() {   # mark EVENT: when it happened (wall clock), kept in the phase's record
+  PHASE_EVENTS+="${PHASE_EVENTS:+,}\"$1\":$EPOCHREALTIME"
+}
+end_phase() {
+  printf '{"name":"%s","start":%s,"end":%s,"expect":"%s","check":"%s","events":{%s}}\n' \
+    "$PHASE" "$PHASE_START" "$EPOCHREALTIME" "$PHASE_EXPECT" "$PHASE_CHECK" "$PHASE_EVENTS" >> "$RUN/phases.jsonl"
+}
+
+# --- namespaces -----------------------------------------------------------------------------
+say "Creating namespaces $NS-{router,haproxy01,haproxy02,client}"
+for ns in "$R" "${NODE_NS[1]}" "${NODE_NS[2]}" "$C"; do
+  ip netns add "$ns"
+  CREATED_NS+=("$ns")
+  ip -n "$ns" link set lo up
+done
+for i in 1 2; do
+  ip link add "r-h$i" netns "$R" type veth peer name "h$i-r" netns "${NODE_NS[$i]}"
+  ip -n "$R" addr add "${ROUTER_ADDR[$i]}/30" dev "r-h$i"
+  ip -n "${NODE_NS[$i]}" addr add "${NODE_ADDR[$i]}/30" dev "h$i-r"
+  ip -n "$R" link set "r-h$i" up
+  ip -n "${NODE_NS[$i]}" link set "h$i-r" up
+  ip -n "${NODE_NS[$i]}" route add default via "${ROUTER_ADDR[$i]}"
+  ip -n "${NODE_NS[$i]}" addr add "$VIP/32" dev lo   # the VIP lives on both nodes
+done
+ip link add r-c netns "$R" type veth peer name c-r netns "$C"
+ip -n "$R" addr add 10.255.2.1/30 dev r-c
+ip -n "$C" addr add 10.255.2.2/30 dev c-r
+ip -n "$R" link set r-c up
+ip -n "$C" link set c-r up
+ip -n "$C" route add default via 10.255.2.1
+ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
+# per-flow (L4) ECMP hashing: different TCP source ports may take different next hops
+ip netns exec "$R" sysctl -qw net.ipv4.fib_multipath_hash_policy=1
+
+# --- the router -----------------------------------------------------------------------------
 cat > "$RUN/bird.conf" <<EOF
-# The upstream router: accepts the VIPs from rhi, sends nothing back.
+# The router (namespace $R): learns the VIP from both nodes, installs the best path (or, with
+# equal attributes, all of them) into its kernel table, which forwards the client's traffic.
 log stderr all;
-router id $ROUTER;
+router id 10.255.0.1;
 protocol device { }
-# Makes the (documentation-range) next hops resolvable inside BIRD only; no kernel protocol,
-# so nothing on this machine changes.
-protocol static static4 { ipv4; route 0.0.0.0/0 via "lo"; }
-protocol static static6 { ipv6; route ::/0 via "lo"; }
-protocol bgp rhi {
-  local $ROUTER port $PORT as $ROUTER_AS;
-  neighbor $NODE port $PORT as $NODE_AS;
-  strict bind yes;   # listen on $ROUTER only
-  multihop;          # BIRD refuses loopback neighbours without it
-  passive on;        # rhi connects
-  ipv4 { import all; export none; };
-  ipv6 { import all; export none; };
+protocol direct { ipv4; interface "r-*"; }
+protocol kernel {
+  ipv4 { import none; export where source = RTS_BGP; };
+  merge paths yes limit 8;      # equal routes from both nodes -> one route with two next hops
 }
+filter from_lb {
+  # RFC 8326: a route tagged GRACEFUL_SHUTDOWN (65535:0) gets the lowest LOCAL_PREF
+  if (65535, 0) ~ bgp_community then bgp_local_pref = 0;
+  accept;
+}
+template bgp lb {
+  local as $ROUTER_AS;
+  passive on;                   # the nodes' rhi connects
+  ipv4 { import filter from_lb; export none; };
+}
+protocol bgp ${NODE_NAME[1]} from lb { neighbor ${NODE_ADDR[1]} as $NODE_AS; }
+protocol bgp ${NODE_NAME[2]} from lb { neighbor ${NODE_ADDR[2]} as $NODE_AS; }
 EOF
-say "Starting BIRD at $ROUTER:$PORT (AS $ROUTER_AS)"
-bird -f -c "$RUN/bird.conf" -s "$RUN/bird.ctl" -P "$RUN/bird.pid" >"$RUN/bird.log" 2>&1 &
+ip netns exec "$R" bird -f -c "$RUN/bird.conf" -s "$RUN/bird.ctl" -P "$RUN/bird.pid" >"$RUN/bird.log" 2>&1 &
 BIRD_PID=$!
-wait_for 10 "BIRD's control socket" birdc_ show status || { show_logs; exit 1; }
+wait_for 10 "BIRD's control socket" birdc_ show status
 
-# --- rhi ------------------------------------------------------------------------------------
-cat > "$RUN/rhi.yaml" <<EOF
-# Written by integration/demo.sh (schema: README "Configuration").
-router_id: $NODE
+# --- the load-balancer nodes ----------------------------------------------------------------
+write_node() {   # write_node I MED: the backend page, HAProxy's and rhi's configs of node I
+  local i=$1 med=$2 dir=$RUN/${NODE_NAME[$1]}
+  mkdir -p "$dir/www"
+  echo "${NODE_NAME[$i]}" > "$dir/www/index.html"
+  : > "$dir/close.acl"
+  cat > "$dir/haproxy.cfg" <<EOF
+global
+  stats socket $dir/admin.sock mode 600 level admin
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 10s
+  timeout server 5s
+  timeout http-keep-alive 10s
+frontend fe_web
+  bind $VIP:80
+  # Empty at start; the demo adds 0.0.0.0/0 at runtime before a planned route move, so every
+  # response closes its client connection and no keep-alive connection is left to be reset.
+  acl close_keepalive src -f $dir/close.acl
+  http-after-response set-header Connection close if close_keepalive
+  default_backend be_web
+backend be_web
+  server app 127.0.0.1:8080 check inter 200ms
+frontend stats
+  bind 127.0.0.1:8404
+  stats enable
+  stats uri /stats
+EOF
+  cat > "$dir/rhi.yaml" <<EOF
+# ${NODE_NAME[$i]}, written by integration/demo.sh (schema: README "Configuration")
+router_id: ${NODE_ADDR[$i]}
 local_as: $NODE_AS
 peers:
-  - name: bird
-    address: $ROUTER
-    port: $PORT
+  - name: router
+    address: ${ROUTER_ADDR[$i]}
     remote_as: $ROUTER_AS
-    local_address: $NODE
+    local_address: ${NODE_ADDR[$i]}
     hold_time: 9s
     connect_retry: 1s
-    next_hop: 192.0.2.10           # routers refuse 127/8 next hops; on a real LAN: self
-    next_hop_v6: 2001:db8::10      # next hop for the IPv6 VIP over this IPv4 session
+checks:
+  web:
+    haproxy: {stats_url: "http://127.0.0.1:8404/stats;csv", backend: be_web}
+    interval: ${CHECK_INTERVAL_MS}ms
+    fast_interval: ${CHECK_FAST_MS}ms
+    timeout: ${CHECK_TIMEOUT_MS}ms
+    rise: $CHECK_RISE
+    fall: $CHECK_FALL
 vips:
-  - prefix: $VIP4
-    med: 300
-    communities: ["65000:46"]
-  - prefix: $VIP6
-    med: 300
-    communities: ["65000:46"]
+  - prefix: $VIP/32
+    check: web
+    med: $med
+drain:
+  med: $MED_DRAIN
+  graceful_shutdown: true
+  withdraw_after: 2s
 control:
-  socket: $RUN/rhi.sock
-state_file: $RUN/state.json
+  socket: $dir/rhi.sock
 EOF
-say "rhi config ($RUN/rhi.yaml), validated by rhi check-config"
-cat "$RUN/rhi.yaml"
-"$RHI_BIN" check-config -c "$RUN/rhi.yaml" >"$RUN/check.out" 2>&1 || {
-  cat "$RUN/check.out" >&2
-  die "rhi check-config rejected the config"
+  "$RHI_BIN" check-config -c "$dir/rhi.yaml" >"$dir/check.out" 2>&1 || {
+    cat "$dir/check.out" >&2
+    die "rhi check-config rejected $dir/rhi.yaml"
+  }
 }
+start_web() {
+  ip netns exec "${NODE_NS[$1]}" "$PY" -m http.server --bind 127.0.0.1 \
+    --directory "$RUN/${NODE_NAME[$1]}/www" 8080 >>"$RUN/${NODE_NAME[$1]}/web.log" 2>&1 &
+  WEB_PID[$1]=$!
+}
+start_haproxy() {
+  ip netns exec "${NODE_NS[$1]}" haproxy -db -f "$RUN/${NODE_NAME[$1]}/haproxy.cfg" \
+    >>"$RUN/${NODE_NAME[$1]}/haproxy.log" 2>&1 &
+  HAP_PID[$1]=$!
+}
+start_rhi() {
+  ip netns exec "${NODE_NS[$1]}" "$RHI_BIN" run -c "$RUN/${NODE_NAME[$1]}/rhi.yaml" \
+    >>"$RUN/${NODE_NAME[$1]}/rhi.log" 2>&1 &
+  RHI_PID[$1]=$!
+}
+web_up() { ip netns exec "${NODE_NS[$1]}" "$PY" -c 'import socket; socket.create_connection(("127.0.0.1", 8080), 1)'; }
 
-say "Starting rhi at $NODE (AS $NODE_AS)"
-"$RHI_BIN" run -c "$RUN/rhi.yaml" >"$RUN/rhi.log" 2>&1 &
-RHI_PID=$!
-if ! wait_for "$TIMEOUT" "BIRD to receive $VIP4 and $VIP6" bird_holds_both; then
-  show_logs
+write_node 1 "$MED_ACTIVE"
+write_node 2 "$MED_PASSIVE"
+say "Router: BIRD 2 in $R (AS $ROUTER_AS, port 179); nodes: AS $NODE_AS, haproxy01 MED $MED_ACTIVE, haproxy02 MED $MED_PASSIVE"
+for i in 1 2; do start_web "$i"; done
+for i in 1 2; do wait_for 10 "the backend of ${NODE_NAME[$i]}" web_up "$i"; done
+for i in 1 2; do start_haproxy "$i"; start_rhi "$i"; done
+wait_for "$TIMEOUT" "BIRD to learn $VIP from both nodes" bash -c "
+  birdc -s '$RUN/bird.ctl' show route protocol haproxy01 | grep -qF '$VIP/32' &&
+  birdc -s '$RUN/bird.ctl' show route protocol haproxy02 | grep -qF '$VIP/32'"
+wait_for "$TIMEOUT" "the router's route to $VIP via haproxy01" route_via 1
+say "Router: $(route)"
+
+ip netns exec "$C" "$PY" "$LAB/traffic.py" --vip "$VIP" --log "$RUN/traffic.jsonl" \
+  --keepalive "$KEEPALIVE_STREAMS" --interval 0.01 >"$RUN/traffic.log" 2>&1 &
+CLIENT_PID=$!
+wait_for 10 "the client's first answers from haproxy01" client_saw haproxy01
+say "Client: 1 stream of new connections + $KEEPALIVE_STREAMS keep-alive connections, a request every 10 ms each"
+
+# --- the timeline ---------------------------------------------------------------------------
+phase steady haproxy01 steady "active/passive, traffic on haproxy01 (MED $MED_ACTIVE < $MED_PASSIVE)"
+sleep 2
+end_phase
+
+phase drain "" lossless "planned maintenance of haproxy01, lossless"
+close_keepalive 1
+wait_for "$TIMEOUT" "the keep-alive connections to haproxy01 to cycle" keepalive_cycled
+say "  every keep-alive connection opened before that has been closed by haproxy01"
+rhi_ 1 drain >/dev/null
+mark rhi_drain
+say "  rhi drain on haproxy01: MED $MED_DRAIN + GRACEFUL_SHUTDOWN, withdraw after 2 s"
+wait_for "$TIMEOUT" "the route to move to haproxy02" route_via 2
+mark route_moved
+say "  router: $(route)"
+sleep 0.5   # traffic in flight on haproxy01 at the move: 0.5 s of it belongs to this phase
+end_phase
+
+phase drained haproxy02 steady "haproxy01 drained, traffic on haproxy02"
+wait_for "$TIMEOUT" "haproxy01 to withdraw after withdraw_after" bird_lacks_route_from 1
+say "  haproxy01 withdrew the VIP (withdraw_after 2 s)"
+sleep 1
+end_phase
+
+phase down haproxy02 steady "haproxy01 down: rhi SIGTERM, HAProxy stopped"
+kill -TERM "${RHI_PID[1]}"
+status=0
+wait "${RHI_PID[1]}" || status=$?
+RHI_PID[1]=""
+[ "$status" = 0 ] || die "rhi on haproxy01 exited with $status instead of 0 on SIGTERM"
+say "  rhi on haproxy01 exited 0"
+stop_pid "${HAP_PID[1]}"
+HAP_PID[1]=""
+say "  HAProxy on haproxy01 stopped"
+sleep 1
+end_phase
+
+phase return "" planned "haproxy01 back: HAProxy and rhi started again"
+close_keepalive 2
+wait_for "$TIMEOUT" "the keep-alive connections to haproxy02 to cycle" keepalive_cycled
+start_haproxy 1
+start_rhi 1
+mark started
+say "  haproxy01: HAProxy and rhi started"
+wait_for "$TIMEOUT" "the route to move back to haproxy01" route_via 1
+mark route_moved
+say "  router: $(route)"
+sleep 0.5
+keepalive_back 2
+end_phase
+
+phase back haproxy01 steady "traffic back on haproxy01"
+sleep 2
+end_phase
+
+phase kill haproxy02 outage "HAProxy on haproxy01 killed (SIGKILL); rhi must withdraw"
+mark haproxy_killed
+kill -KILL "${HAP_PID[1]}"
+wait "${HAP_PID[1]}" 2>/dev/null || true
+HAP_PID[1]=""
+say "  HAProxy on haproxy01 SIGKILLed"
+wait_for "$TIMEOUT" "rhi on haproxy01 to withdraw" route_via 2
+mark route_moved
+say "  router: $(route)"
+sleep 1
+end_phase
+
+phase failover haproxy02 steady "traffic on haproxy02"
+sleep 2
+end_phase
+
+phase recovery "" planned "HAProxy on haproxy01 restarted; rhi announces again after rise"
+close_keepalive 2
+wait_for "$TIMEOUT" "the keep-alive connections to haproxy02 to cycle" keepalive_cycled
+start_haproxy 1
+mark started
+say "  HAProxy on haproxy01 restarted"
+wait_for "$TIMEOUT" "the route to move back to haproxy01" route_via 1
+mark route_moved
+say "  router: $(route)"
+sleep 0.5
+keepalive_back 2
+end_phase
+
+phase recovered haproxy01 steady "traffic on haproxy01"
+sleep 2
+end_phase
+
+phase ecmp-move "" planned "haproxy02 reconfigured to MED $MED_ACTIVE (rhi reload): ECMP"
+close_keepalive 1
+wait_for "$TIMEOUT" "the keep-alive connections to haproxy01 to cycle" keepalive_cycled
+sed -i "s/^    med: $MED_PASSIVE\$/    med: $MED_ACTIVE/" "$RUN/haproxy02/rhi.yaml"
+grep -q "^    med: $MED_ACTIVE\$" "$RUN/haproxy02/rhi.yaml" || die "could not edit haproxy02's MED"
+rhi_ 2 reload >/dev/null
+mark rhi_reload
+say "  haproxy02: med $MED_ACTIVE in its config, rhi reload"
+wait_for "$TIMEOUT" "an ECMP route with 2 next hops" route_ecmp
+mark route_moved
+say "  router: $(route | tr '\n' ' ' | tr -s ' ')"
+sleep 0.5
+keepalive_back 1
+end_phase
+
+phase ecmp "" ecmp "ECMP: new connections spread over both nodes"
+sleep 3
+end_phase
+
+# --- report ---------------------------------------------------------------------------------
+stop_pid "$CLIENT_PID"
+CLIENT_PID=""
+echo
+echo "${bold}Per phase (a request counts in the phase it ended in; resets = TCP connections that got a RST):${plain}"
+settings=$(printf '{"check_interval_ms":%d,"check_fast_interval_ms":%d,"check_timeout_ms":%d,"rise":%d,"fall":%d,"margin_ms":%d,"keepalive_streams":%d,"request_interval_ms":10,"hold_time_s":9,"withdraw_after_s":2}' \
+  "$CHECK_INTERVAL_MS" "$CHECK_FAST_MS" "$CHECK_TIMEOUT_MS" "$CHECK_RISE" "$CHECK_FALL" "$MARGIN_MS" "$KEEPALIVE_STREAMS")
+report_args=(report "$RUN/traffic.jsonl" "$RUN/phases.jsonl" --bound-ms "$BOUND_MS"
+  --bound-formula "$BOUND_FORMULA" --settings "$settings")
+if [ -n "${RHI_DEMO_REPORT:-}" ]; then report_args+=(--json "$RHI_DEMO_REPORT"); fi
+verdict=0
+"$PY" "$LAB/report.py" "${report_args[@]}" || verdict=$?
+echo "Outage bound after the HAProxy kill: $BOUND_FORMULA"
+if [ "$verdict" = 0 ]; then
+  echo "${bold}demo: PASSED${plain}: lossless drain, outage within the bound after a crash, ECMP on both nodes ($(( ($(us) - T0) / 1000000 )) s)"
+else
+  echo "${bold}demo: FAILED${plain}: see the phases marked FAIL above" >&2
   exit 1
 fi
-
-say "BIRD now holds (birdc show route all protocol rhi):"
-birdc_ show route all protocol rhi | tail -n +2
-say "Session (birdc show protocols rhi):"
-birdc_ show protocols rhi | tail -n +2
-
-# --- withdraw on SIGTERM --------------------------------------------------------------------
-say "Sending SIGTERM to rhi (pid $RHI_PID): it withdraws its routes and exits"
-kill -TERM "$RHI_PID"
-wait_for 5 "rhi to exit" rhi_exited || { show_logs; exit 1; }
-status=0
-wait "$RHI_PID" || status=$?
-RHI_PID=""
-echo "rhi exited with status $status"
-wait_for 10 "BIRD to drop $VIP4" bird_lacks "$VIP4" || { show_logs; exit 1; }
-say "BIRD after the withdraw (birdc show route all protocol rhi):"
-birdc_ show route all protocol rhi | tail -n +2
-echo "(no routes from rhi left)"
-[ "$status" = 0 ] || die "rhi exited with $status instead of 0 on SIGTERM"
-say "Demo complete: announced, seen by a real router, withdrawn on shutdown."

@@ -42,11 +42,26 @@ struct Interned {
     slots: Vec<Option<(Arc<Announcement>, usize)>>,
     by_value: HashMap<Arc<Announcement>, Slot>,
     free: Vec<Slot>,
+    /// The slot acquired last: a bulk change sets many prefixes to one shared `Arc`, which is
+    /// then found without hashing the announcement once per prefix.
+    last: Slot,
 }
 
 impl Interned {
     fn acquire(&mut self, announcement: &Option<Arc<Announcement>>) -> Slot {
         let Some(announcement) = announcement else { return NOTHING };
+        if let Some(Some((held, count))) = self.slots.get_mut((self.last as usize).wrapping_sub(1)) {
+            if Arc::ptr_eq(held, announcement) {
+                *count += 1;
+                return self.last;
+            }
+        }
+        let slot = self.acquire_by_value(announcement);
+        self.last = slot;
+        slot
+    }
+
+    fn acquire_by_value(&mut self, announcement: &Arc<Announcement>) -> Slot {
         if let Some(&slot) = self.by_value.get(announcement) {
             self.retain(slot);
             return slot;

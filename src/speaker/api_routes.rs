@@ -23,6 +23,18 @@ pub(super) struct ApiRoute {
     pub announcement: Arc<Announcement>,
 }
 
+impl ApiRoute {
+    /// The same values behind the same pointers: equal without comparing them.
+    fn same_arcs(&self, other: &ApiRoute) -> bool {
+        let same_peer = match (&self.peer, &other.peer) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        same_peer && Arc::ptr_eq(&self.process, &other.process) && Arc::ptr_eq(&self.announcement, &other.announcement)
+    }
+}
+
 type HolderId = u32;
 
 /// Nearly every prefix has one holder: that case stays inline.
@@ -49,6 +61,9 @@ pub(super) struct ApiRoutes {
     free: Vec<HolderId>,
     /// (prefix, holder) pairs, i.e. routes held.
     held: usize,
+    /// The holder acquired last: a bulk announcement shares its `Arc`s over every prefix and is
+    /// found again without hashing the whole route once per prefix.
+    last: Option<HolderId>,
 }
 
 impl ApiRoutes {
@@ -133,6 +148,20 @@ impl ApiRoutes {
     }
 
     fn acquire(&mut self, route: ApiRoute) -> HolderId {
+        if let Some(last) = self.last {
+            if let Some((held, uses)) = &mut self.routes[last as usize] {
+                if held.same_arcs(&route) {
+                    *uses += 1;
+                    return last;
+                }
+            }
+        }
+        let id = self.acquire_by_value(route);
+        self.last = Some(id);
+        id
+    }
+
+    fn acquire_by_value(&mut self, route: ApiRoute) -> HolderId {
         if let Some(&id) = self.ids.get(&route) {
             if let Some((_, uses)) = &mut self.routes[id as usize] {
                 *uses += 1;

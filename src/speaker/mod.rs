@@ -971,6 +971,46 @@ mod tests {
         assert_eq!(speaker.source_of(&p("10.0.0.2/32"), "sw01"), "process:b");
     }
 
+    /// Two peers, sw01 at 10.0.0.1 and sw02 at 10.0.0.2, known to the processes.
+    fn two_peer_speaker() -> (Speaker, mpsc::UnboundedReceiver<PeerCommand>, mpsc::UnboundedReceiver<PeerCommand>) {
+        let config = config(vec![], &[]);
+        let (one, rx1) = mpsc::unbounded_channel();
+        let (two, rx2) = mpsc::unbounded_channel();
+        let links =
+            vec![PeerLink { name: "sw01".into(), commands: one }, PeerLink { name: "sw02".into(), commands: two }];
+        let mut speaker = Speaker::new(&config, links);
+        for (name, address) in [("sw01", "10.0.0.1"), ("sw02", "10.0.0.2")] {
+            speaker.peers.get_mut(name).unwrap().config = Some(PeerConfig {
+                name: name.into(),
+                address: address.parse().unwrap(),
+                remote_as: 65000,
+                port: 179,
+                local_address: None,
+                passive: false,
+                hold_time: 9,
+                connect_retry: Duration::from_secs(5),
+                next_hop: crate::config::NextHop::SelfAddress,
+                next_hop_v6: None,
+                families: vec![],
+            });
+        }
+        (speaker, rx1, rx2)
+    }
+
+    #[test]
+    fn a_route_for_every_peer_withdrawn_toward_one_stays_with_the_other() {
+        let (mut speaker, mut sw01, mut sw02) = two_peer_speaker();
+        from_process(&mut speaker, "hc", &["announce route 10.46.46.46/32 next-hop self med 100"]);
+        assert_eq!(routes(&drain(&mut sw01)), vec![(p("10.46.46.46/32"), Some(100))]);
+        assert_eq!(routes(&drain(&mut sw02)), vec![(p("10.46.46.46/32"), Some(100))]);
+        let replies = from_process(&mut speaker, "hc", &["neighbor 10.0.0.1 withdraw route 10.46.46.46/32"]);
+        assert!(replies[0].ok);
+        assert_eq!(routes(&drain(&mut sw01)), vec![(p("10.46.46.46/32"), None)]);
+        assert_eq!(routes(&drain(&mut sw02)), vec![(p("10.46.46.46/32"), Some(100))], "unchanged for sw02");
+        assert_eq!(speaker.source_of(&p("10.46.46.46/32"), "sw02"), "process:hc");
+        assert_eq!(speaker.source_of(&p("10.46.46.46/32"), "sw01"), "config");
+    }
+
     #[test]
     fn a_line_that_does_not_parse_is_an_error_and_changes_nothing() {
         let config = config(vec![], &[]);

@@ -58,7 +58,7 @@ pub enum PeerCommand {
     /// The Adj-RIB-Out as advertised, for `rhi routes`.
     Advertised(oneshot::Sender<Vec<AdvertisedRoute>>),
     /// The Routes just sent follow a health verdict reached at this instant: the next UPDATE
-    /// logs the verdict → UPDATE latency.
+    /// logs the verdict → UPDATE latency (up to the write to the socket).
     VerdictAt(Instant),
     /// Send the whole Adj-RIB-Out again (ExaBGP's `flush adj-rib out`).
     Resend,
@@ -145,6 +145,9 @@ type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>
 #[allow(clippy::large_enum_variant)]
 enum Outgoing {
     Message(Message),
+    /// The first UPDATE after a health verdict, with the verdict's instant: the writer logs
+    /// how long after the verdict it was written to the socket.
+    AfterVerdict(Message, Instant),
     /// Negotiation changed the wire format (4-octet AS, extended messages) from here on.
     Params(CodecParams),
 }
@@ -427,7 +430,8 @@ impl PeerTask {
         let _ = stream.set_nodelay(true);
         let (read_half, write_half) = stream.into_split();
         let (writer, queue) = mpsc::channel(WRITER_QUEUE);
-        let writer_task = tokio::spawn(write_loop(FramedWrite::new(write_half, BgpCodec::new()), queue));
+        let writer_task =
+            tokio::spawn(write_loop(FramedWrite::new(write_half, BgpCodec::new()), queue, self.peer.name.clone()));
         self.connection = Some(Connection {
             reader: FramedRead::new(read_half, BgpCodec::new()),
             writer,
@@ -653,10 +657,11 @@ impl PeerTask {
                 s.updates_sent += 1;
                 s.messages_sent += 1;
             });
-            permit.send(Outgoing::Message(Message::Update(update)));
-            if let Some(at) = self.verdict_at.take() {
-                debug!(peer = %self.peer.name, micros = at.elapsed().as_micros() as u64, "verdict → UPDATE queued to the socket writer");
-            }
+            let message = Message::Update(update);
+            permit.send(match self.verdict_at.take() {
+                Some(at) => Outgoing::AfterVerdict(message, at),
+                None => Outgoing::Message(message),
+            });
         }
         if self.outbox.is_empty() && self.rib.pending() == 0 {
             self.status.send_modify(|s| s.prefixes_advertised = self.rib.advertised_count());
@@ -738,21 +743,34 @@ fn reject(stream: TcpStream, notification: Notification) {
 async fn write_loop(
     mut sink: FramedWrite<OwnedWriteHalf, BgpCodec>,
     mut queue: mpsc::Receiver<Outgoing>,
+    peer: String,
 ) -> Result<(), CodecError> {
+    let mut verdict: Option<Instant> = None;
     while let Some(item) = queue.recv().await {
-        feed(&mut sink, item).await?;
+        feed(&mut sink, item, &mut verdict).await?;
         // Everything already queued goes out in the same write: fewer syscalls under load.
         while let Ok(item) = queue.try_recv() {
-            feed(&mut sink, item).await?;
+            feed(&mut sink, item, &mut verdict).await?;
         }
         SinkExt::<Message>::flush(&mut sink).await?;
+        if let Some(at) = verdict.take() {
+            debug!(%peer, micros = at.elapsed().as_micros() as u64, "verdict → UPDATE written to the socket");
+        }
     }
     SinkExt::<Message>::close(&mut sink).await
 }
 
-async fn feed(sink: &mut FramedWrite<OwnedWriteHalf, BgpCodec>, item: Outgoing) -> Result<(), CodecError> {
+async fn feed(
+    sink: &mut FramedWrite<OwnedWriteHalf, BgpCodec>,
+    item: Outgoing,
+    verdict: &mut Option<Instant>,
+) -> Result<(), CodecError> {
     match item {
         Outgoing::Message(message) => sink.feed(message).await,
+        Outgoing::AfterVerdict(message, at) => {
+            verdict.get_or_insert(at);
+            sink.feed(message).await
+        }
         Outgoing::Params(params) => {
             sink.encoder_mut().set_params(params);
             Ok(())

@@ -188,6 +188,8 @@ keepalive_back() {
 }
 # Every keep-alive connection that was open when close_keepalive ran has been closed by HAProxy.
 keepalive_cycled() { [ -n "${RHI_DEMO_NAIVE:-}" ] || "$PY" "$LAB/report.py" cycled "$RUN/traffic.jsonl" "$CLOSE_SINCE" "$KEEPALIVE_STREAMS"; }
+# bash reaps its exited background children at once, so kill -0 fails as soon as one is gone.
+exited() { ! kill -0 "$1" 2>/dev/null; }
 client_saw() { tail -n 20 "$RUN/traffic.jsonl" | grep -qF "\"node\":\"$1\""; }
 
 PHASE="" PHASE_START="" PHASE_EXPECT="" PHASE_CHECK="" PHASE_EVENTS=""
@@ -228,6 +230,37 @@ ip -n "$C" route add default via 10.255.2.1
 ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
 # per-flow (L4) ECMP hashing: different TCP source ports may take different next hops
 ip netns exec "$R" sysctl -qw net.ipv4.fib_multipath_hash_policy=1
+
+if [ -n "${RHI_DEMO_SECOND_CHANCE:-}" ]; then
+  # Experimental: "second chance" forwarding between the nodes (as in GitHub's GLB or Beamer).
+  # A TCP packet for the VIP that a node has no connection for (not a SYN, and conntrack has
+  # never seen the flow: its handshake happened on the other node just before a route move) is
+  # forwarded over a direct link to the other node instead of being answered with a RST.
+  command -v nft >/dev/null || die "RHI_DEMO_SECOND_CHANCE needs nft (apt-get install nftables)"
+  ip link add h1-h2 netns "${NODE_NS[1]}" type veth peer name h2-h1 netns "${NODE_NS[2]}"
+  ip -n "${NODE_NS[1]}" addr add 10.255.3.1/30 dev h1-h2
+  ip -n "${NODE_NS[2]}" addr add 10.255.3.2/30 dev h2-h1
+  for i in 1 2; do
+    peer=$((3 - i)) ns=${NODE_NS[$i]}
+    ip -n "$ns" link set "h$i-h$peer" up
+    ip netns exec "$ns" nft -f - <<NFT
+table ip rhi_second_chance {
+  chain pre {
+    type filter hook prerouting priority mangle;
+    iifname "h$i-r" ip daddr $VIP tcp dport 80 ct state invalid counter meta mark set 1
+  }
+}
+NFT
+    ip netns exec "$ns" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 net.ipv4.ip_forward=1 \
+      net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.h$i-h$peer.rp_filter=0"
+    # marked packets skip local delivery: the fwmark rule comes before the local table
+    ip -n "$ns" rule add pref 100 lookup local
+    ip -n "$ns" rule del pref 0 lookup local
+    ip -n "$ns" rule add pref 10 fwmark 1 lookup 100
+    ip -n "$ns" route add default via "10.255.3.$peer" dev "h$i-h$peer" table 100
+  done
+  say "Second-chance forwarding between haproxy01 and haproxy02 (RHI_DEMO_SECOND_CHANCE)"
+fi
 
 # --- the router -----------------------------------------------------------------------------
 cat > "$RUN/bird.conf" <<EOF
@@ -384,6 +417,7 @@ end_phase
 
 phase down haproxy02 steady "haproxy01 down: rhi SIGTERM, HAProxy stopped"
 kill -TERM "${RHI_PID[1]}"
+wait_for 10 "rhi on haproxy01 to exit on SIGTERM" exited "${RHI_PID[1]}"
 status=0
 wait "${RHI_PID[1]}" || status=$?
 RHI_PID[1]=""
@@ -468,6 +502,12 @@ end_phase
 # --- report ---------------------------------------------------------------------------------
 stop_pid "$CLIENT_PID"
 CLIENT_PID=""
+if [ -n "${RHI_DEMO_SECOND_CHANCE:-}" ]; then
+  for i in 1 2; do
+    n=$(ip netns exec "${NODE_NS[$i]}" nft list chain ip rhi_second_chance pre | grep -o 'packets [0-9]*' || true)
+    say "Second chance: ${NODE_NAME[$i]} forwarded ${n:-packets 0} to the other node"
+  done
+fi
 echo
 echo "${bold}Per phase (a request counts in the phase it ended in; resets = TCP connections that got a RST):${plain}"
 settings=$(printf '{"check_interval_ms":%d,"check_fast_interval_ms":%d,"check_timeout_ms":%d,"rise":%d,"fall":%d,"margin_ms":%d,"keepalive_streams":%d,"request_interval_ms":10,"hold_time_s":9,"withdraw_after_s":2}' \

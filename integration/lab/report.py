@@ -140,7 +140,7 @@ def verdict(stats, bound_ms, records):
         return True, "new connections split %s" % " / ".join("%s %d" % (n, new[n]) for n in NODES)
     if check == "planned":
         if stats["failed"] or stats["resets"]:
-            return True, "reported: %d failed, %d resets (handshakes in flight at the move)" % (
+            return True, "reported: %d failed, %d resets" % (
                 stats["failed"], stats["resets"])
         return True, "reported: 0 failed, 0 resets"
     return True, "reported only"

@@ -1,7 +1,10 @@
 # Shared by the bench scripts: build rhi, a temp dir, and a passive BIRD receiver on loopback,
 # all stopped by PID (and the dir removed) on exit.
 #   source integration/bench/lib.sh; bench_setup NAME NET   (NET like 127.47.0: BIRD .1, rhi .2)
-# Sets: rhi (binary), dir, bird_pid; the script sets rhi_pid when it starts rhi.
+# Sets: rhi (binary), dir, bird_pid; the script sets rhi_pid when it starts rhi, and appends any
+# other daemon it starts to bench_pids (each is killed with its process group on exit).
+# RHI_BENCH_KEEP=1 keeps the temp dir (configs, logs). Optional, set before bench_setup: BIRD_GLOBAL (extra top-level lines, e.g. a timeformat) and
+# BIRD_PROTOCOL (extra lines inside `protocol bgp inj`, e.g. `debug { routes };`).
 
 bench_setup() {
   local name=$1 net=$2
@@ -10,9 +13,15 @@ bench_setup() {
   rhi=$PWD/target/release/rhi
   dir=$(mktemp -d "/tmp/rhi-bench-$name.XXXXXX")
   bird_pid="" rhi_pid=""
+  bench_pids=()
   trap bench_cleanup EXIT INT TERM
+  if ss -Hltn 'sport = :1179' | grep -qE " ($net\.1|$net\.2):1179 "; then
+    echo "$net.1 or $net.2 port 1179 is in use (another bench or test?)" >&2
+    exit 1
+  fi
   cat > "$dir/bird.conf" <<CONF
 log "$dir/bird.log" all;
+${BIRD_GLOBAL:-}
 router id $net.1;
 protocol device { }
 protocol bgp inj {
@@ -20,6 +29,7 @@ protocol bgp inj {
   neighbor $net.2 port 1179 as 65010;
   multihop; strict bind yes; passive yes;
   ipv4 { import all; export none; };
+  ${BIRD_PROTOCOL:-}
 }
 CONF
   bird -f -c "$dir/bird.conf" -s "$dir/bird.ctl" -P "$dir/bird.pid" &
@@ -29,6 +39,28 @@ CONF
 
 bench_cleanup() {
   [ -n "$rhi_pid" ] && kill -9 "$rhi_pid" 2>/dev/null || true
-  [ -n "$bird_pid" ] && kill "$bird_pid" 2>/dev/null || true
-  rm -rf "$dir"
+  for pid in "${bench_pids[@]}"; do
+    # Started with setsid: the group is the daemon and the API processes it forked.
+    kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
+  done
+  [ -n "$bird_pid" ] && kill "$bird_pid" 2>/dev/null && wait "$bird_pid" 2>/dev/null || true
+  if [ -n "${RHI_BENCH_KEEP:-}" ]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
 }
+
+birdc_() { birdc -s "$dir/bird.ctl" "$@"; }
+
+# Routes BIRD has imported from the injector: the protocol's counter, O(1) for BIRD (unlike
+# `show route`, which walks the table).
+bird_imported() { birdc_ show protocols all inj | awk '/Routes:/ {print $2; exit}'; }
+bird_established() { birdc_ show protocols inj | grep -q Established; }
+# Routes in BIRD's table (walks it: call it when nothing else is being measured).
+bird_table_count() { birdc_ show route count | awk '/routes for/ {print $1; exit}'; }
+
+now_ns() { date +%s%N; }
+ms_since() { echo "scale=1; ($(now_ns) - $1) / 1000000" | bc; }
+# user+system CPU time of a process (all its threads) in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks_to_s() { echo "scale=2; $1 / $(getconf CLK_TCK)" | bc; }
+# VmRSS / VmHWM of a process in kB.
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }

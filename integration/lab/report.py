@@ -9,10 +9,10 @@ table and the verdict, and writes the JSON report. Standard library only.
       phases: JSON lines {"name", "start", "end", "expect", "check"} (wall clock seconds). A request
       belongs to the phase in which it ended (answered or failed). check is what the phase must show:
         steady    no failed request, no reset connection, every answer from `expect`
-        lossless  no failed request, no reset connection (the drain)
-        planned   a planned route move prepared like the drain (HAProxy closes its keep-alive
-                  connections first): failures and resets reported, not enforced, because an L3
-                  move still resets a connection whose handshake is in flight at the move
+        lossless  a planned route move: no failed request, no reset connection
+        planned   the same move without second-chance forwarding between the nodes: failures
+                  and resets reported, not enforced, because an L3 move still resets a connection
+                  whose handshake is in flight at the move
         outage    the failures last no longer than the bound (first failed request's start to the
                   last failed request's end), and afterwards every answer from `expect`
         ecmp      no failure; new connections answered by both nodes

@@ -19,7 +19,7 @@
 # Each injector is started with no routes; once BIRD has the session Established and the
 # injector has idled for a second, its RSS is read (idle), then the routes are released (the API
 # process waits on a FIFO; GoBGP's CLI is started) and BIRD's imported-route counter for the
-# protocol (`show protocols all`, O(1)) is polled every 50 ms until it reaches N.
+# protocol (`show protocols all`, O(1)) is polled (every 10 ms for 2 s, then 50 ms) until it is N.
 #   start→Est   injector start → BIRD shows Established
 #   feed→all N  release of the routes → BIRD holds all N (the injection figure; prefixes/s)
 #   RSS         VmRSS idle (one peer) and with N announced (1 s after), VmHWM; bytes/prefix =
@@ -179,7 +179,7 @@ run_one() {
     imported=$(bird_imported)
     [ "$imported" = "$n" ] && break
     kill -0 "$injector_pid" 2>/dev/null || { status="died"; break; }
-    sleep 0.05
+    if [ $(($(now_ns) - t_go)) -lt 2000000000 ]; then sleep 0.01; else sleep 0.05; fi
   done
   local feed_ms bird_s inj_s rss_n hwm_n bpp rate held
   feed_ms=$(ms_since "$t_go")

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Health verdict → UPDATE latency: how long after a probe decides a check's state the UPDATE is
-# queued to the session's socket writer (which writes it in the same event-loop turn).
+# Health verdict → UPDATE latency: how long after a probe decides a check's state the UPDATE has
+# been written to the session's socket (rhi measures it itself and logs it at debug level).
 #
 #   integration/bench/verdict_latency.sh [FLIPS]     (default 40; needs bird2, jq; builds --release)
 #
 # An `exec` check (`test -e FILE`, rise 1, fall 1, every 50 ms) is flipped FLIPS times by
 # creating/removing FILE; each flip announces or withdraws the VIP toward a real BIRD. rhi logs
-# each latency at debug level ("verdict → UPDATE queued"); this prints their distribution.
+# each latency at debug level ("verdict → UPDATE written to the socket"); this prints their
+# distribution.
 # Everything runs on 127.48.0.0/24 and is stopped by PID on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,4 +51,4 @@ grep 'verdict → UPDATE' "$dir/rhi.log" | jq -r .micros | sort -n > "$dir/micro
 n=$(wc -l < "$dir/micros")
 [ "$n" -gt 0 ] || { echo "no latency lines"; tail -20 "$dir/rhi.log"; exit 1; }
 pick() { awk -v q="$1" '{a[NR]=$1} END {i=int(NR*q); if (i<1) i=1; print a[i]}' "$dir/micros"; }
-echo "verdict → UPDATE queued (µs, $n flips): min $(head -1 "$dir/micros"), median $(pick 0.5), p90 $(pick 0.9), max $(tail -1 "$dir/micros")"
+echo "verdict → UPDATE written to the socket (µs, $n flips): min $(head -1 "$dir/micros"), median $(pick 0.5), p90 $(pick 0.9), max $(tail -1 "$dir/micros")"

@@ -202,6 +202,7 @@ impl AdjRibOut {
     pub fn take_batch(&mut self, max: usize, families: &[Family]) -> Batch {
         let mut batch = Batch::default();
         let mut groups: HashMap<Slot, usize> = HashMap::new();
+        let mut last_group: Option<(Slot, usize)> = None;
         let mut taken = 0;
         while taken < max {
             let Some(prefix) = self.dirty.pop_front() else { break };
@@ -229,10 +230,16 @@ impl AdjRibOut {
                     self.entries.remove(&prefix);
                 }
                 Some(announcement) => {
-                    let group = *groups.entry(slot).or_insert_with(|| {
-                        batch.announce.push((announcement.clone(), Vec::new()));
-                        batch.announce.len() - 1
-                    });
+                    // Consecutive prefixes mostly share their announcement: try the last group
+                    // before hashing.
+                    let group = match last_group {
+                        Some((last_slot, group)) if last_slot == slot => group,
+                        _ => *groups.entry(slot).or_insert_with(|| {
+                            batch.announce.push((announcement.clone(), Vec::new()));
+                            batch.announce.len() - 1
+                        }),
+                    };
+                    last_group = Some((slot, group));
                     batch.announce[group].1.push(prefix);
                 }
             }

@@ -88,16 +88,22 @@ impl ApiRoutes {
 
     /// `route` for `prefix`, replacing what the same process held there toward the same peer.
     pub fn announce(&mut self, prefix: IpNet, route: ApiRoute) {
-        if let Some(Holders::One(id)) = self.by_prefix.get(&prefix) {
-            // The bulk case: a prefix re-announced (or first announced) by its only holder.
-            let held = self.route(*id);
-            if held.process == route.process && held.peer == route.peer {
-                let new = self.acquire(route);
-                self.held += 1;
-                let old = std::mem::replace(self.by_prefix.get_mut(&prefix).expect("just read"), Holders::One(new));
-                self.release_all(&old);
-                return;
+        // The bulk cases first: a prefix nobody holds, or one re-announced by its only holder.
+        let alone = match self.by_prefix.get(&prefix) {
+            None => true,
+            Some(Holders::One(id)) => {
+                let held = self.route(*id);
+                held.process == route.process && held.peer == route.peer
             }
+            Some(Holders::Many(_)) => false,
+        };
+        if alone {
+            let new = self.acquire(route);
+            self.held += 1;
+            if let Some(old) = self.by_prefix.insert(prefix, Holders::One(new)) {
+                self.release_all(&old);
+            }
+            return;
         }
         let mut holders: Vec<ApiRoute> =
             self.holders(&prefix).filter(|r| !(r.process == route.process && r.peer == route.peer)).cloned().collect();

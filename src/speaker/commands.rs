@@ -69,7 +69,7 @@ impl Speaker {
         let to = if peers.is_empty() { "all peers".to_string() } else { peers.join(", ") };
         info!(%prefix, to = %to, "manual route announced");
         self.manual.insert(prefix, Manual { spec: route, announcement, peers });
-        self.touched.insert(prefix);
+        self.touched.push(prefix);
         self.persist();
         Response::done(format!("announced {prefix} to {to}"))
     }
@@ -98,7 +98,7 @@ impl Speaker {
             format!("withdrew {prefix} from {}", peers.join(", "))
         };
         info!(%prefix, "manual route withdrawn");
-        self.touched.insert(prefix);
+        self.touched.push(prefix);
         self.persist();
         Response::done(message)
     }

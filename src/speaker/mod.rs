@@ -122,8 +122,9 @@ pub struct Speaker {
     drain_waiters: Vec<(Vec<IpNet>, oneshot::Sender<Response>)>,
     drain_file_present: bool,
     interned: HashSet<Arc<Announcement>>,
-    /// Prefixes whose resolution may have changed since the last publish.
-    touched: BTreeSet<IpNet>,
+    /// Prefixes whose resolution may have changed since the last publish, with repeats: sorting
+    /// once per publish costs less than a set insert per prefix of a bulk announcement.
+    touched: Vec<IpNet>,
     initial_table_complete: bool,
     started: Instant,
     processes: BTreeMap<String, (ProcessConfig, ProcessHandle)>,
@@ -156,7 +157,7 @@ impl Speaker {
             drain_waiters: Vec::new(),
             drain_file_present: false,
             interned: HashSet::new(),
-            touched: BTreeSet::new(),
+            touched: Vec::new(),
             initial_table_complete: false,
             started: Instant::now(),
             processes: BTreeMap::new(),
@@ -345,7 +346,7 @@ impl Speaker {
                     None => info!(vip = %prefix, health = %health.as_str(), drained, "withdraw"),
                 }
                 vip.current = wanted;
-                self.touched.insert(prefix);
+                self.touched.push(prefix);
             }
         }
         !self.touched.is_empty()
@@ -356,7 +357,9 @@ impl Speaker {
         if self.touched.is_empty() {
             return;
         }
-        let touched = std::mem::take(&mut self.touched);
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
         let names: Vec<String> = self.peers.keys().cloned().collect();
         for name in names {
             let routes = touched.iter().map(|p| (*p, self.resolve(p, &name))).collect();
@@ -565,7 +568,7 @@ impl Speaker {
                                 record.prefix,
                                 Manual { spec: record.route, announcement, peers: record.peers },
                             );
-                            self.touched.insert(record.prefix);
+                            self.touched.push(record.prefix);
                         }
                         Err(reason) => {
                             error!(prefix = %record.prefix, %reason, "state file: manual route not restored")

@@ -192,7 +192,7 @@ impl Speaker {
                             ApiRoute { process: owner.clone(), peer: peer.clone(), announcement: announcement.clone() };
                         self.api.announce(prefix, route);
                     }
-                    self.touched.insert(prefix);
+                    self.touched.push(prefix);
                 }
                 done
             }
@@ -282,7 +282,7 @@ impl Speaker {
             }
         }
         if self.api.set(prefix, kept) {
-            self.touched.insert(prefix);
+            self.touched.push(prefix);
         }
     }
 

@@ -187,6 +187,12 @@ run_one() {
   [ "$status" = ok ] && [ "$imported" != "$n" ] && status="timeout ($imported of $n)"
   if [ "$status" = ok ]; then
     inj_s=$(ticks_to_s $(( $(cpu_ticks "$injector_pid") - inj0 )))
+    # The same work from every injector: spot-check the first and last route's attributes.
+    for p in 10.0.0.0/32 "$(python3 -c "import ipaddress; print(ipaddress.ip_address(0x0A000000 + $n - 1))")/32"; do
+      birdc_ show route all "$p" > "$dir/route.txt"
+      grep -q 'BGP.next_hop: 192.0.2.10' "$dir/route.txt" && grep -q 'BGP.med: 100' "$dir/route.txt" &&
+        grep -qE 'BGP.as_path: 65010$' "$dir/route.txt" || { status="wrong attributes"; cat "$dir/route.txt" >&2; }
+    done
     sleep 1
     rss_n=$(rss_kb "$injector_pid"); hwm_n=$(hwm_kb "$injector_pid")
     held=$n; [ "$tool" = gobgp ] && held=$((n + pad))   # gobgpd's RIB holds the padding too

@@ -42,8 +42,8 @@ struct Interned {
     slots: Vec<Option<(Arc<Announcement>, usize)>>,
     by_value: HashMap<Arc<Announcement>, Slot>,
     free: Vec<Slot>,
-    /// The slot acquired last: a bulk change sets many prefixes to one shared `Arc`, which is
-    /// then found without hashing the announcement once per prefix.
+    /// The slot acquired last: a bulk change sets many prefixes to one announcement, compared
+    /// (the pointer first: they share one `Arc`) instead of hashed once per prefix.
     last: Slot,
 }
 
@@ -51,7 +51,7 @@ impl Interned {
     fn acquire(&mut self, announcement: &Option<Arc<Announcement>>) -> Slot {
         let Some(announcement) = announcement else { return NOTHING };
         if let Some(Some((held, count))) = self.slots.get_mut((self.last as usize).wrapping_sub(1)) {
-            if Arc::ptr_eq(held, announcement) {
+            if held == announcement {
                 *count += 1;
                 return self.last;
             }

@@ -23,18 +23,6 @@ pub(super) struct ApiRoute {
     pub announcement: Arc<Announcement>,
 }
 
-impl ApiRoute {
-    /// The same values behind the same pointers: equal without comparing them.
-    fn same_arcs(&self, other: &ApiRoute) -> bool {
-        let same_peer = match (&self.peer, &other.peer) {
-            (None, None) => true,
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        };
-        same_peer && Arc::ptr_eq(&self.process, &other.process) && Arc::ptr_eq(&self.announcement, &other.announcement)
-    }
-}
-
 type HolderId = u32;
 
 /// Nearly every prefix has one holder: that case stays inline.
@@ -61,8 +49,8 @@ pub(super) struct ApiRoutes {
     free: Vec<HolderId>,
     /// (prefix, holder) pairs, i.e. routes held.
     held: usize,
-    /// The holder acquired last: a bulk announcement shares its `Arc`s over every prefix and is
-    /// found again without hashing the whole route once per prefix.
+    /// The holder acquired last: a bulk announcement is one route over many prefixes, compared
+    /// (pointers first, then values) instead of hashed once per prefix.
     last: Option<HolderId>,
 }
 
@@ -156,7 +144,7 @@ impl ApiRoutes {
     fn acquire(&mut self, route: ApiRoute) -> HolderId {
         if let Some(last) = self.last {
             if let Some((held, uses)) = &mut self.routes[last as usize] {
-                if held.same_arcs(&route) {
+                if *held == route {
                     *uses += 1;
                     return last;
                 }

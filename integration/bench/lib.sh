@@ -3,14 +3,19 @@
 #   source integration/bench/lib.sh; bench_setup NAME NET   (NET like 127.47.0: BIRD .1, rhi .2)
 # Sets: rhi (binary), dir, bird_pid; the script sets rhi_pid when it starts rhi, and appends any
 # other daemon it starts to bench_pids (each is killed with its process group on exit).
-# RHI_BENCH_KEEP=1 keeps the temp dir (configs, logs). Optional, set before bench_setup: BIRD_GLOBAL (extra top-level lines, e.g. a timeformat) and
+# RHI_BIN=PATH uses that rhi binary instead of building one; RHI_BENCH_KEEP=1 keeps the temp dir.
+# Optional, set before bench_setup: BIRD_GLOBAL (extra top-level lines, e.g. a timeformat) and
 # BIRD_PROTOCOL (extra lines inside `protocol bgp inj`, e.g. `debug { routes };`).
 
 bench_setup() {
   local name=$1 net=$2
   export PATH="$PATH:/usr/sbin:/sbin"
-  cargo build --release --quiet
-  rhi=$PWD/target/release/rhi
+  if [ -n "${RHI_BIN:-}" ]; then
+    rhi=$RHI_BIN   # a given build (e.g. of one commit, from a clean worktree)
+  else
+    cargo build --release --quiet
+    rhi=$PWD/target/release/rhi
+  fi
   dir=$(mktemp -d "/tmp/rhi-bench-$name.XXXXXX")
   bird_pid="" rhi_pid=""
   bench_pids=()

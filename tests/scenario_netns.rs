@@ -20,12 +20,15 @@
 
 use std::env;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod support;
+use support::process::find_program;
 
 /// The demo takes about 20 s; a wait inside it gives up after 30 s.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(240);
@@ -41,18 +44,6 @@ fn skip(reason: &str) -> bool {
     }
     eprintln!("SKIPPED scenario_netns: {reason}");
     false
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = Path::new(name);
-    if path.is_absolute() {
-        return path.is_file().then(|| path.to_path_buf());
-    }
-    let search = env::var_os("PATH").unwrap_or_default();
-    env::split_paths(&search)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
 }
 
 fn is_root() -> bool {

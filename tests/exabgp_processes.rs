@@ -382,3 +382,44 @@ fn check_config_prints_the_rhi_yaml_of_an_exabgp_file_and_names_the_line_of_what
     assert!(error.contains("bad.conf:4:"), "names file and line: {error}");
     assert!(error.contains("md5"), "{error}");
 }
+
+/// A process that would run forever, blocked on nothing rhi controls.
+const LINGERING_SCRIPT: &str = "import os, sys, time
+open(sys.argv[1], 'w').write(str(os.getpid()))
+sys.stdout.write('announce route 10.46.46.60/32 next-hop 192.0.2.6\\n')
+sys.stdout.flush()
+time.sleep(3600)
+";
+
+fn alive(pid: i32) -> bool {
+    // A zombie has exited: only a process still running counts.
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+}
+
+#[test]
+fn an_api_process_does_not_outlive_a_sigkilled_rhi() {
+    if !require(&[Peer::Bird]) {
+        return;
+    }
+    let net = TestNet::allocate();
+    let bird = Bird::start(BirdOptions::new(&net));
+    let dir = WorkDir::new("linger");
+    let script = dir.write("linger.py", LINGERING_SCRIPT);
+    let pid_file = dir.join("linger.pid");
+    let config = peer_yaml(&net, "9s")
+        + &format!(
+            "processes:\n  - name: linger\n    run: [{PYTHON}, \"{}\", \"{}\"]\n",
+            script.display(),
+            pid_file.display()
+        );
+    let rhi = RhiProcess::start(&config);
+    bird.wait_route("10.46.46.60/32", secs(20));
+    let pid = wait_until_ok(secs(10), "the process to write its PID", || {
+        fs::read_to_string(&pid_file).map_err(|e| e.to_string())?.trim().parse::<i32>().map_err(|e| e.to_string())
+    });
+    assert!(alive(pid));
+
+    rhi.kill();
+    wait_until(secs(5), "the API process to end with rhi", || (!alive(pid)).then_some(()));
+}

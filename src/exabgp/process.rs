@@ -153,7 +153,28 @@ fn start(config: &ProcessConfig) -> std::io::Result<Child> {
     let Some((program, args)) = config.run.split_first() else {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"));
     };
-    Command::new(program)
+    let mut command = Command::new(program);
+    // A process must not outlive rhi, even a SIGKILLed rhi that cannot stop it: the kernel
+    // sends it SIGTERM when rhi dies.
+    #[cfg(target_os = "linux")]
+    {
+        let rhi = std::process::id();
+        // SAFETY: the closure runs in the child between fork and exec and makes only
+        // async-signal-safe system calls.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // rhi may have died between the fork and the prctl: nobody would signal us then.
+                if u32::try_from(libc::getppid()).ok() != Some(rhi) {
+                    libc::raise(libc::SIGTERM);
+                }
+                Ok(())
+            });
+        }
+    }
+    command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -215,6 +215,24 @@ phase() {   # phase NAME EXPECTED_NODE CHECK DESCRIPTION
   PHASE=$1 PHASE_EXPECT=$2 PHASE_CHECK=$3 PHASE_START=$EPOCHREALTIME PHASE_EVENTS=""
   say "== phase $PHASE: $4"
 }
+# A planned move away from node N: HAProxy there closes its keep-alive connections, and the move
+# waits until every client connection opened before that has cycled.
+prepare_move_from() {
+  close_keepalive "$1"
+  wait_for "$TIMEOUT" "the keep-alive connections to ${NODE_NAME[$1]} to cycle" keepalive_cycled
+}
+# The route has moved (WHAT, a condition): mark it; traffic in flight at the move belongs to this
+# phase for 0.5 s more; node N's HAProxy keeps connections alive again.
+finish_move() {
+  local what=$1 node=$2
+  shift 2
+  wait_for "$TIMEOUT" "$what" "$@"
+  mark route_moved
+  say "  router: $(route | tr '\n' ' ' | tr -s ' ')"
+  sleep 0.5
+  [ -z "$node" ] || keepalive_back "$node"
+}
+
 mark() {   # mark EVENT: when it happened (wall clock), kept in the phase's record
   PHASE_EVENTS+="${PHASE_EVENTS:+,}\"$1\":$EPOCHREALTIME"
 }
@@ -419,16 +437,12 @@ sleep 2
 end_phase
 
 phase drain "" "$PLANNED_CHECK" "planned maintenance of haproxy01"
-close_keepalive 1
-wait_for "$TIMEOUT" "the keep-alive connections to haproxy01 to cycle" keepalive_cycled
+prepare_move_from 1
 say "  every keep-alive connection opened before that has been closed by haproxy01"
 rhi_ 1 drain >/dev/null
 mark rhi_drain
 say "  rhi drain on haproxy01: MED $MED_DRAIN + GRACEFUL_SHUTDOWN, withdraw after 2 s"
-wait_for "$TIMEOUT" "the route to move to haproxy02" route_via 2
-mark route_moved
-say "  router: $(route)"
-sleep 0.5   # traffic in flight on haproxy01 at the move: 0.5 s of it belongs to this phase
+finish_move "the route to move to haproxy02" "" route_via 2
 end_phase
 
 phase drained haproxy02 steady "haproxy01 drained, traffic on haproxy02"
@@ -452,17 +466,12 @@ sleep 1
 end_phase
 
 phase return "" "$PLANNED_CHECK" "haproxy01 back: HAProxy and rhi started again"
-close_keepalive 2
-wait_for "$TIMEOUT" "the keep-alive connections to haproxy02 to cycle" keepalive_cycled
+prepare_move_from 2
 start_haproxy 1
 start_rhi 1
 mark started
 say "  haproxy01: HAProxy and rhi started"
-wait_for "$TIMEOUT" "the route to move back to haproxy01" route_via 1
-mark route_moved
-say "  router: $(route)"
-sleep 0.5
-keepalive_back 2
+finish_move "the route to move back to haproxy01" 2 route_via 1
 end_phase
 
 phase back haproxy01 steady "traffic back on haproxy01"
@@ -486,16 +495,11 @@ sleep 2
 end_phase
 
 phase recovery "" "$PLANNED_CHECK" "HAProxy on haproxy01 restarted; rhi announces again after rise"
-close_keepalive 2
-wait_for "$TIMEOUT" "the keep-alive connections to haproxy02 to cycle" keepalive_cycled
+prepare_move_from 2
 start_haproxy 1
 mark started
 say "  HAProxy on haproxy01 restarted"
-wait_for "$TIMEOUT" "the route to move back to haproxy01" route_via 1
-mark route_moved
-say "  router: $(route)"
-sleep 0.5
-keepalive_back 2
+finish_move "the route to move back to haproxy01" 2 route_via 1
 end_phase
 
 phase recovered haproxy01 steady "traffic on haproxy01"
@@ -503,18 +507,13 @@ sleep 2
 end_phase
 
 phase ecmp-move "" "$PLANNED_CHECK" "haproxy02 reconfigured to MED $MED_ACTIVE (rhi reload): ECMP"
-close_keepalive 1
-wait_for "$TIMEOUT" "the keep-alive connections to haproxy01 to cycle" keepalive_cycled
+prepare_move_from 1
 sed -i "s/^    med: $MED_PASSIVE\$/    med: $MED_ACTIVE/" "$RUN/haproxy02/rhi.yaml"
 grep -q "^    med: $MED_ACTIVE\$" "$RUN/haproxy02/rhi.yaml" || die "could not edit haproxy02's MED"
 rhi_ 2 reload >/dev/null
 mark rhi_reload
 say "  haproxy02: med $MED_ACTIVE in its config, rhi reload"
-wait_for "$TIMEOUT" "an ECMP route with 2 next hops" route_ecmp
-mark route_moved
-say "  router: $(route | tr '\n' ' ' | tr -s ' ')"
-sleep 0.5
-keepalive_back 1
+finish_move "an ECMP route with 2 next hops" 1 route_ecmp
 end_phase
 
 phase ecmp "" ecmp "ECMP: new connections spread over both nodes"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Bulk injection, rhi vs ExaBGP 4.2 vs GoBGP 3, to the same passive BIRD receiver, in one run.
+# Bulk injection, rhi vs ExaBGP 4.2 vs GoBGP 3, to the same passive BIRD receiver, in one run,
+# and the receiver's own limit: a wire floor that spends nothing per prefix at send time.
 #
 #   integration/bench/inject.sh [N...]     (default 100000 1000000; needs bird2, exabgp, gobgpd;
 #                                            builds rhi --release; EXABGP_TIMEOUT=1200 s by default)
-#   TOOLS="rhi gobgp" ... runs only those (default: rhi exabgp exafast gobgp)
+#   TOOLS="floor rhi" ... runs only those (default: floor rhi exabgp exafast gobgp)
 #
 # For each N, one injector after the other (same address 127.249.0.2, AS 65010, same BIRD session
 # config) announces N distinct /32s (10.0.0.0 upwards) with one attribute set (next hop
@@ -16,6 +17,15 @@
 #           nothing to do at once, which makes it 8× slower here; at 0.01 it is CPU-bound)
 #   GoBGP   `gobgp mrt inject global FILE` of an MRT TABLE_DUMP_V2 file with the same routes (and
 #           GOBGP_PAD=50000 padding routes it never sends to BIRD: its CLI loses a file's end)
+#   floor   wire floor (pre-encoded, Python): integration/bench/floor.py, a minimal BGP speaker
+#           that encodes every UPDATE before it connects (the prefixes and attribute bytes of rhi's
+#           UPDATEs, 809 /32s in each UPDATE of at most 4096 octets, 5.06 MB for 1M) and, on the
+#           go signal (the same FIFO), writes them all with one sendall. Its feed→all N is what
+#           this receiver takes for N routes from an injector that costs nothing per prefix: no
+#           injector can beat it here, and rhi's time / the floor's is how far rhi is from the
+#           receiver's limit. Its start→Est includes the pre-encoding (~0.1 s at 1M), its RSS
+#           holds the encoded UPDATEs already when idle (B/prefix ≈ 0), and its CPU during the
+#           feed is only the kernel's copy of the buffer.
 # Each injector is started with no routes; once BIRD has the session Established and the
 # injector has idled for a second, its RSS is read (idle), then the routes are released (the API
 # process waits on a FIFO; GoBGP's CLI is started) and BIRD's imported-route counter for the
@@ -35,13 +45,14 @@ sizes=("${@:-100000 1000000}")
 read -r -a sizes <<< "${sizes[*]}"
 exabgp_timeout=${EXABGP_TIMEOUT:-1200}
 pad=${GOBGP_PAD:-50000}
-tools=${TOOLS:-rhi exabgp exafast gobgp}
+tools=${TOOLS:-floor rhi exabgp exafast gobgp}
 fast_speed=${EXABGP_FAST_SPEED:-0.01}
 timeout_for() { case $1 in exa*) echo "$exabgp_timeout" ;; *) echo 300 ;; esac; }
 net=127.249.0
 source integration/bench/lib.sh
 bench_setup inject $net
 gen=integration/bench/gen_routes.py
+floor=$PWD/integration/bench/floor.py
 
 # The API process for rhi and ExaBGP: waits for the go signal, prints the routes, stays alive
 # (both withdraw or re-run a process that exits). Absolute paths: ExaBGP chdirs to /.
@@ -112,6 +123,8 @@ start_injector() {
         exabgp.api.cli=false exabgp.api.ack=false exabgp.tcp.bind="" exabgp.reactor.speed="$speed" \
         exabgp.log.destination="$dir/exabgp.log" exabgp.log.level=WARNING \
         /usr/sbin/exabgp "$dir/exabgp.conf" > "$dir/exabgp.out" 2>&1 & ;;
+    floor) setsid python3 "$floor" --peer $net.1 --port 1179 --peer-as 65000 --as 65010 --local $net.2 \
+             --count "$n" --next-hop 192.0.2.10 --med 100 --go "$dir/go.fifo" 2> "$dir/floor.log" & ;;
     gobgp) setsid gobgpd -f "$dir/gobgpd.toml" --log-plain --log-level warn --api-hosts "unix://$dir/gobgp.sock" \
              --pprof-disable > "$dir/gobgpd.log" 2>&1 & ;;
   esac
@@ -124,7 +137,7 @@ gobgp_rib_count() { gobgp_ global rib summary -a ipv4 | awk -F'[:,]' '/Destinati
 
 release_routes() {
   case $1 in
-    rhi | exa*) timeout 30 sh -c "echo go > '$dir/go.fifo'" ;;
+    rhi | exa* | floor) timeout 30 sh -c "echo go > '$dir/go.fifo'" ;;
     gobgp)
       # gobgp 3.10's `mrt inject` half-closes its gRPC stream and exits without waiting for
       # gobgpd to read it: the end of the file is lost. The file ends with $pad padding routes
@@ -235,8 +248,14 @@ ratio() { [ "${1:--}" = - ] || [ "${2:--}" = - ] && echo - || echo "scale=1; $1 
 for n in "${sizes[@]}"; do
   eval "r=\${feed_rhi_$n:--} e=\${feed_exabgp_$n:--} f=\${feed_exafast_$n:--} g=\${feed_gobgp_$n:--}"
   eval "br=\${bpp_rhi_$n:--} be=\${bpp_exabgp_$n:--} bf=\${bpp_exafast_$n:--} bg=\${bpp_gobgp_$n:--}"
+  eval "w=\${feed_floor_$n:--}"
   echo "N=$n: injection speed rhi/ExaBGP $(ratio "$e" "$r")× (rhi/ExaBGP at reactor.speed $fast_speed $(ratio "$f" "$r")×)," \
     "rhi/GoBGP $(ratio "$g" "$r")×; bytes/prefix rhi $br, ExaBGP $be ($bf), GoBGP $bg"
+  # The floor is the receiver's limit: rhi's time over it, and the most any injector could be
+  # faster than ExaBGP with this receiver (ExaBGP's time over the floor's).
+  [ "$w" = - ] || echo "N=$n: wire floor (pre-encoded) $w ms; rhi time/floor time $(ratio "$r" "$w")×;" \
+    "ceiling with this receiver: ExaBGP/floor $(ratio "$e" "$w")× (at reactor.speed $fast_speed $(ratio "$f" "$w")×)," \
+    "GoBGP/floor $(ratio "$g" "$w")×"
 done
 echo "rhi $("$rhi" --version | cut -d' ' -f2), ExaBGP $(/usr/sbin/exabgp --version 2>&1 | awk '/ExaBGP/ {print $NF; exit}')," \
-  "GoBGP $(gobgpd --version | awk '{print $NF}'), $(bird --version 2>&1 | head -1), $(nproc) cores"
+  "GoBGP $(gobgpd --version | awk '{print $NF}'), $(python3 --version) (floor), $(bird --version 2>&1 | head -1), $(nproc) cores"

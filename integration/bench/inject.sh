@@ -29,9 +29,11 @@
 # Each injector is started with no routes; once BIRD has the session Established and the
 # injector has idled for a second, its RSS is read (idle), then the routes are released (the API
 # process waits on a FIFO; GoBGP's CLI is started) and BIRD's imported-route counter for the
-# protocol (`show protocols all`, O(1)) is polled (every 10 ms for 2 s, then 50 ms) until it is N.
+# protocol (`show protocols all`, O(1)) is polled every 2 ms until it is N, by bird_wait.py over
+# one control-socket connection (started, and connected, before the release): no process per
+# poll, so the poll does not take CPU from BIRD and the injector on a 2-core machine.
 #   start→Est   injector start → BIRD shows Established
-#   feed→all N  release of the routes → BIRD holds all N (the injection figure; prefixes/s)
+#   feed→all N  release of the routes → BIRD's first reply with all N (the injection figure; prefixes/s)
 #   RSS         VmRSS idle (one peer) and with N announced (1 s after), VmHWM; bytes/prefix =
 #               (RSS_N − RSS_idle) / N (N + padding for GoBGP). ExaBGP and gobgpd are measured alone: not the API
 #               process / the gobgp CLI (whose CPU time is reported separately).
@@ -165,7 +167,9 @@ stop_injector() {
   [ -s "$dir/feed.pid" ] && kill -9 "$(cat "$dir/feed.pid")" 2>/dev/null || true
   rm -f "$dir/feed.pid"
   unset 'bench_pids[-1]'
-  for _ in $(seq 1200); do
+  # The counter first (O(1)), then the table once (a walk): both back to 0, session down.
+  bird_wait 0 --drop --timeout 120 > /dev/null || { echo "BIRD did not flush the routes"; exit 1; }
+  for _ in $(seq 100); do
     ! bird_established && [ "$(bird_table_count)" = 0 ] && return
     sleep 0.1
   done
@@ -174,7 +178,7 @@ stop_injector() {
 
 results=()
 run_one() {
-  local tool=$1 n=$2 cli_pid='' limit t0 t_est t_go imported=0 bird0 inj0 status=ok
+  local tool=$1 n=$2 cli_pid='' t0 t_est t_go bird0 inj0 status=ok
   rm -f "$dir/go.fifo"; mkfifo "$dir/go.fifo"
   t0=$(now_ns)
   start_injector "$tool"
@@ -184,20 +188,21 @@ run_one() {
   sleep 1   # idle with one peer (not synchronisation: the session is up)
   local rss_idle hwm_idle
   rss_idle=$(rss_kb "$injector_pid"); hwm_idle=$(hwm_kb "$injector_pid")
+  bird_wait_start "$n" --pid "$injector_pid" --timeout "$(timeout_for "$tool")"
   bird0=$(cpu_ticks "$bird_pid"); inj0=$(cpu_ticks "$injector_pid")
   t_go=$(now_ns)
+  bird_wait_go "$t_go"
   release_routes "$tool"
-  limit=$(( t_go + $(timeout_for "$tool") * 1000000000 ))
-  while [ "$(now_ns)" -lt "$limit" ]; do
-    imported=$(bird_imported)
-    [ "$imported" = "$n" ] && break
-    kill -0 "$injector_pid" 2>/dev/null || { status="died"; break; }
-    if [ $(($(now_ns) - t_go)) -lt 2000000000 ]; then sleep 0.01; else sleep 0.05; fi
-  done
+  bird_wait_end
   local feed_ms bird_s inj_s rss_n hwm_n bpp rate held
-  feed_ms=$(ms_since "$t_go")
+  feed_ms=$bird_wait_ms
   bird_s=$(ticks_to_s $(( $(cpu_ticks "$bird_pid") - bird0 )))
-  [ "$status" = ok ] && [ "$imported" != "$n" ] && status="timeout ($imported of $n)"
+  case $bird_wait_rc in
+    0) ;;
+    1) status="timeout ($(bird_imported) of $n)" ;;
+    3) status="died" ;;
+    *) status="bird_wait.py failed ($bird_wait_rc)" ;;
+  esac
   if [ "$status" = ok ]; then
     inj_s=$(ticks_to_s $(( $(cpu_ticks "$injector_pid") - inj0 )))
     # The same work from every injector: spot-check the first and last route's attributes.

@@ -7,6 +7,8 @@
 # Optional, set before bench_setup: BIRD_GLOBAL (extra top-level lines, e.g. a timeformat) and
 # BIRD_PROTOCOL (extra lines inside `protocol bgp inj`, e.g. `debug { routes };`).
 
+bench_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 bench_setup() {
   local name=$1 net=$2
   export PATH="$PATH:/usr/sbin:/sbin"
@@ -17,7 +19,7 @@ bench_setup() {
     rhi=$PWD/target/release/rhi
   fi
   dir=$(mktemp -d "/tmp/rhi-bench-$name.XXXXXX")
-  bird_pid="" rhi_pid=""
+  bird_pid="" rhi_pid="" bird_wait_pid=""
   bench_pids=()
   trap bench_cleanup EXIT INT TERM
   if ss -Hltn 'sport = :1179' | grep -qE " ($net\.1|$net\.2):1179 "; then
@@ -44,6 +46,7 @@ CONF
 
 bench_cleanup() {
   [ -n "$rhi_pid" ] && kill -9 "$rhi_pid" 2>/dev/null || true
+  [ -n "$bird_wait_pid" ] && kill "$bird_wait_pid" 2>/dev/null || true
   for pid in "${bench_pids[@]}"; do
     # Started with setsid: the group is the daemon and the API processes it forked.
     kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
@@ -57,6 +60,31 @@ birdc_() { birdc -s "$dir/bird.ctl" "$@"; }
 # Routes BIRD has imported from the injector: the protocol's counter, O(1) for BIRD (unlike
 # `show route`, which walks the table).
 bird_imported() { birdc_ show protocols all inj | awk '/Routes:/ {print $2; exit}'; }
+# Waits on that counter over one control-socket connection, polling every 2 ms (bird_wait.py:
+# no process per poll): bird_wait TARGET [--drop] [--timeout S] ... prints the ms it took.
+bird_wait() { python3 "$bench_lib_dir/bird_wait.py" "$dir/bird.ctl" inj "$@"; }
+# The same, timed from a moment the caller takes, with the poller started (Python's startup,
+# ~0.1 s of CPU here) and connected before it:
+#   bird_wait_start TARGET [--pid PID] [--timeout S]; t0=$(now_ns); bird_wait_go "$t0"; <release>
+#   bird_wait_end   → bird_wait_ms: ms from t0 to BIRD's reply with the count, bird_wait_rc: 0
+#                     reached, 1 timeout, 3 PID gone, 2 error (see bird_wait.py)
+bird_wait_start() {
+  coproc bird_wait_co { exec python3 "$bench_lib_dir/bird_wait.py" "$dir/bird.ctl" inj "$@" --since-ns -; }
+  bird_wait_pid=$bird_wait_co_PID
+  # Our own copies: bash closes the coproc's fds when it reaps it.
+  exec {bird_wait_out}<&"${bird_wait_co[0]}" {bird_wait_in}>&"${bird_wait_co[1]}"
+  local ready=''
+  read -r ready <&"$bird_wait_out" || true
+  [ "$ready" = ready ] || { echo "bird_wait.py did not start" >&2; exit 1; }
+}
+bird_wait_go() { echo "$1" >&"$bird_wait_in"; }
+bird_wait_end() {
+  bird_wait_ms='' bird_wait_rc=0
+  read -r bird_wait_ms <&"$bird_wait_out" || true
+  wait "$bird_wait_pid" || bird_wait_rc=$?
+  exec {bird_wait_out}<&- {bird_wait_in}>&-
+  bird_wait_pid=""
+}
 bird_established() { birdc_ show protocols inj | grep -q Established; }
 # Routes in BIRD's table (walks it: call it when nothing else is being measured).
 bird_table_count() { birdc_ show route count | awk '/routes for/ {print $1; exit}'; }

@@ -44,11 +44,18 @@ impl Holders {
 #[derive(Debug, Default)]
 pub(super) struct ApiRoutes {
     by_prefix: PrefixMap<Holders>,
+    stored: Stored,
+    /// (prefix, holder) pairs, i.e. routes held.
+    held: usize,
+}
+
+/// The distinct routes, each stored once and counted by the prefixes holding it; an id whose
+/// count drops to zero is reused.
+#[derive(Debug, Default)]
+struct Stored {
     routes: Vec<Option<(ApiRoute, usize)>>,
     ids: HashMap<ApiRoute, HolderId>,
     free: Vec<HolderId>,
-    /// (prefix, holder) pairs, i.e. routes held.
-    held: usize,
     /// The holder acquired last: a bulk announcement is one route over many prefixes, compared
     /// (pointers first, then values) instead of hashed once per prefix.
     last: Option<HolderId>,
@@ -66,7 +73,7 @@ impl ApiRoutes {
 
     /// The holders of `prefix`, first announced first.
     pub fn holders(&self, prefix: &IpNet) -> impl Iterator<Item = &ApiRoute> {
-        self.by_prefix.get(prefix).map(Holders::ids).unwrap_or_default().iter().map(|id| self.route(*id))
+        self.by_prefix.get(prefix).map(Holders::ids).unwrap_or_default().iter().map(|id| self.stored.route(*id))
     }
 
     /// The first route toward `peer` for `prefix`.
@@ -74,34 +81,49 @@ impl ApiRoutes {
         self.holders(prefix).find(|route| route.peer.as_deref().is_none_or(|p| p == peer))
     }
 
+    /// `route_for` each of `prefixes`, which are sorted: a bulk change walks the table once.
+    pub fn routes_for_sorted<'a>(
+        &'a self,
+        prefixes: &'a [IpNet],
+        peer: &'a str,
+    ) -> impl Iterator<Item = Option<&'a ApiRoute>> + 'a {
+        self.by_prefix.get_sorted(prefixes).map(move |holders| {
+            let ids = holders.map(Holders::ids).unwrap_or_default();
+            ids.iter().map(|id| self.stored.route(*id)).find(|route| route.peer.as_deref().is_none_or(|p| p == peer))
+        })
+    }
+
     /// `route` for `prefix`, replacing what the same process held there toward the same peer.
-    pub fn announce(&mut self, prefix: IpNet, route: ApiRoute) {
-        // The bulk cases first: a prefix nobody holds, or one re-announced by its only holder.
-        let alone = match self.by_prefix.get(&prefix) {
-            None => true,
-            Some(Holders::One(id)) => {
-                let held = self.route(*id);
+    /// The route is borrowed: a bulk announcement passes one route for many prefixes, and it is
+    /// cloned only the first time it is stored.
+    pub fn announce(&mut self, prefix: IpNet, route: &ApiRoute) {
+        // The bulk cases first, in one search of the table: a prefix nobody holds, or one
+        // re-announced by its only holder.
+        let holders = self.by_prefix.get_or_insert_with(prefix, Holders::none);
+        let alone = match holders.ids() {
+            [] => true,
+            [id] => {
+                let held = self.stored.route(*id);
                 held.process == route.process && held.peer == route.peer
             }
-            Some(Holders::Many(_)) => false,
+            _ => false,
         };
         if alone {
-            let new = self.acquire(route);
+            let new = self.stored.acquire(route);
+            let old = std::mem::replace(holders, Holders::One(new));
             self.held += 1;
-            if let Some(old) = self.by_prefix.insert(prefix, Holders::One(new)) {
-                self.release_all(&old);
-            }
+            self.held -= self.stored.release_all(&old);
             return;
         }
         let mut holders: Vec<ApiRoute> =
             self.holders(&prefix).filter(|r| !(r.process == route.process && r.peer == route.peer)).cloned().collect();
-        holders.push(route);
+        holders.push(route.clone());
         self.set(prefix, holders);
     }
 
     /// Sets the holders of `prefix` (none: the prefix is dropped). True when they changed.
     pub fn set(&mut self, prefix: IpNet, holders: Vec<ApiRoute>) -> bool {
-        let ids: Vec<HolderId> = holders.into_iter().map(|route| self.acquire(route)).collect();
+        let ids: Vec<HolderId> = holders.iter().map(|route| self.stored.acquire(route)).collect();
         let new = match ids.as_slice() {
             [] => None,
             [one] => Some(Holders::One(*one)),
@@ -114,7 +136,7 @@ impl ApiRoutes {
         self.held += ids.len();
         let changed = old.as_ref().map(Holders::ids).unwrap_or_default() != ids.as_slice();
         if let Some(old) = old {
-            self.release_all(&old);
+            self.held -= self.stored.release_all(&old);
         }
         changed
     }
@@ -124,7 +146,7 @@ impl ApiRoutes {
         let affected: Vec<IpNet> = self
             .by_prefix
             .iter()
-            .filter(|(_, holders)| holders.ids().iter().any(|id| &*self.route(*id).process == process))
+            .filter(|(_, holders)| holders.ids().iter().any(|id| &*self.stored.route(*id).process == process))
             .map(|(prefix, _)| prefix)
             .collect();
         for prefix in &affected {
@@ -133,7 +155,16 @@ impl ApiRoutes {
         }
         affected
     }
+}
 
+impl Holders {
+    /// No holder: the state of a table slot just made, before its first holder is put in.
+    fn none() -> Holders {
+        Holders::Many(Box::new([]))
+    }
+}
+
+impl Stored {
     fn route(&self, id: HolderId) -> &ApiRoute {
         match &self.routes[id as usize] {
             Some((route, _)) => route,
@@ -141,10 +172,10 @@ impl ApiRoutes {
         }
     }
 
-    fn acquire(&mut self, route: ApiRoute) -> HolderId {
+    fn acquire(&mut self, route: &ApiRoute) -> HolderId {
         if let Some(last) = self.last {
             if let Some((held, uses)) = &mut self.routes[last as usize] {
-                if *held == route {
+                if held == route {
                     *uses += 1;
                     return last;
                 }
@@ -155,8 +186,8 @@ impl ApiRoutes {
         id
     }
 
-    fn acquire_by_value(&mut self, route: ApiRoute) -> HolderId {
-        if let Some(&id) = self.ids.get(&route) {
+    fn acquire_by_value(&mut self, route: &ApiRoute) -> HolderId {
+        if let Some(&id) = self.ids.get(route) {
             if let Some((_, uses)) = &mut self.routes[id as usize] {
                 *uses += 1;
             }
@@ -173,13 +204,13 @@ impl ApiRoutes {
                 HolderId::try_from(self.routes.len() - 1).expect("fewer than 2^32 distinct API routes")
             }
         };
-        self.ids.insert(route, id);
+        self.ids.insert(route.clone(), id);
         id
     }
 
-    fn release_all(&mut self, holders: &Holders) {
+    /// Releases each holder once; returns how many were released.
+    fn release_all(&mut self, holders: &Holders) -> usize {
         for &id in holders.ids() {
-            self.held -= 1;
             let slot = &mut self.routes[id as usize];
             if let Some((route, uses)) = slot {
                 *uses -= 1;
@@ -190,6 +221,7 @@ impl ApiRoutes {
                 }
             }
         }
+        holders.ids().len()
     }
 }
 
@@ -213,10 +245,10 @@ mod tests {
     fn the_first_holder_toward_a_peer_wins_and_a_reannouncement_replaces_in_place() {
         let mut routes = ApiRoutes::default();
         let prefix = p("10.0.0.1/32");
-        routes.announce(prefix, route("a", None, 1));
-        routes.announce(prefix, route("b", Some("r1"), 2));
+        routes.announce(prefix, &route("a", None, 1));
+        routes.announce(prefix, &route("b", Some("r1"), 2));
         assert_eq!(routes.route_for(&prefix, "r1").unwrap().announcement.med, Some(1));
-        routes.announce(prefix, route("a", None, 3));
+        routes.announce(prefix, &route("a", None, 3));
         // a's new route goes last: b now holds r1, a the other peers.
         assert_eq!(routes.route_for(&prefix, "r1").unwrap().announcement.med, Some(2));
         assert_eq!(routes.route_for(&prefix, "r2").unwrap().announcement.med, Some(3));
@@ -227,22 +259,22 @@ mod tests {
     fn a_million_prefixes_share_one_stored_route_and_dropping_the_process_frees_it() {
         let mut routes = ApiRoutes::default();
         for i in 0..10_000u32 {
-            routes.announce(IpNet::V4(ipnet::Ipv4Net::new(i.into(), 32).unwrap()), route("flood", None, 7));
+            routes.announce(IpNet::V4(ipnet::Ipv4Net::new(i.into(), 32).unwrap()), &route("flood", None, 7));
         }
         assert_eq!(routes.len(), 10_000);
-        assert_eq!(routes.ids.len(), 1, "one distinct route stored once");
-        routes.announce(p("0.0.0.5/32"), route("flood", None, 8));
-        assert_eq!(routes.ids.len(), 2);
-        routes.announce(p("0.0.0.5/32"), route("flood", None, 7));
-        assert_eq!(routes.ids.len(), 1, "a route no prefix holds any more is freed");
+        assert_eq!(routes.stored.ids.len(), 1, "one distinct route stored once");
+        routes.announce(p("0.0.0.5/32"), &route("flood", None, 8));
+        assert_eq!(routes.stored.ids.len(), 2);
+        routes.announce(p("0.0.0.5/32"), &route("flood", None, 7));
+        assert_eq!(routes.stored.ids.len(), 1, "a route no prefix holds any more is freed");
 
-        routes.announce(p("10.9.9.9/32"), route("other", None, 1));
+        routes.announce(p("10.9.9.9/32"), &route("other", None, 1));
         let affected = routes.drop_process("flood");
         assert_eq!(affected.len(), 10_000);
         assert_eq!(routes.len(), 1);
         assert_eq!(routes.prefixes().collect::<Vec<_>>(), [p("10.9.9.9/32")]);
-        assert_eq!(routes.ids.len(), 1);
-        assert_eq!(routes.routes.iter().flatten().count(), 1);
+        assert_eq!(routes.stored.ids.len(), 1);
+        assert_eq!(routes.stored.routes.iter().flatten().count(), 1);
     }
 
     #[test]
@@ -254,6 +286,6 @@ mod tests {
         assert!(routes.set(prefix, vec![]));
         assert!(!routes.set(prefix, vec![]));
         assert_eq!(routes.len(), 0);
-        assert!(routes.ids.is_empty());
+        assert!(routes.stored.ids.is_empty());
     }
 }

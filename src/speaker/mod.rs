@@ -362,7 +362,9 @@ impl Speaker {
         touched.dedup();
         let names: Vec<String> = self.peers.keys().cloned().collect();
         for name in names {
-            let routes = touched.iter().map(|p| (*p, self.resolve(p, &name))).collect();
+            let api_routes = self.api.routes_for_sorted(&touched, &name);
+            let routes =
+                touched.iter().zip(api_routes).map(|(p, api)| (*p, self.resolve_with(p, &name, api))).collect();
             self.send_to(&name, PeerCommand::Routes(routes));
         }
     }
@@ -370,10 +372,20 @@ impl Speaker {
     /// What `peer` should hold for `prefix`: a manual route meant for it, else an API process's
     /// route, else the VIP's state.
     fn resolve(&self, prefix: &IpNet, peer: &str) -> Option<Arc<Announcement>> {
+        self.resolve_with(prefix, peer, self.api_route_for(prefix, peer))
+    }
+
+    /// `resolve`, given the API process's route for `prefix` toward `peer`, looked up already.
+    fn resolve_with(
+        &self,
+        prefix: &IpNet,
+        peer: &str,
+        api_route: Option<&api_routes::ApiRoute>,
+    ) -> Option<Arc<Announcement>> {
         if let Some(manual) = self.manual_for(prefix, peer) {
             return Some(manual.announcement.clone());
         }
-        if let Some(route) = self.api_route_for(prefix, peer) {
+        if let Some(route) = api_route {
             return Some(route.announcement.clone());
         }
         self.vips.iter().find(|vip| vip.config.prefix == *prefix).and_then(|vip| vip.current.clone())

@@ -186,10 +186,12 @@ impl Speaker {
                     None => vec![None],
                     Some(names) => names.iter().map(|name| Some(Arc::from(name.as_str()))).collect(),
                 };
+                let routes: Vec<ApiRoute> = targets
+                    .into_iter()
+                    .map(|peer| ApiRoute { process: owner.clone(), peer, announcement: announcement.clone() })
+                    .collect();
                 for prefix in prefixes {
-                    for peer in &targets {
-                        let route =
-                            ApiRoute { process: owner.clone(), peer: peer.clone(), announcement: announcement.clone() };
+                    for route in &routes {
                         self.api.announce(prefix, route);
                     }
                     self.touched.push(prefix);

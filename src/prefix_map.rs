@@ -156,6 +156,22 @@ impl<V> PrefixMap<V> {
         })
     }
 
+    /// Calls `visit` with each of `prefixes` that is in the map and its value: IPv4 first, then
+    /// IPv6, each in the order given. Sorted prefixes close together cost a step along the tree
+    /// each, as in `get_sorted`.
+    pub fn visit_sorted_mut(&mut self, prefixes: &[IpNet], mut visit: impl FnMut(IpNet, &mut V)) {
+        let v4 = prefixes.iter().filter_map(|prefix| match prefix {
+            IpNet::V4(p) => Some(V4Key::of(p)),
+            IpNet::V6(_) => None,
+        });
+        walk_mut(&mut self.v4, v4, |key, value| visit(IpNet::V4(key.prefix()), value));
+        let v6 = prefixes.iter().filter_map(|prefix| match prefix {
+            IpNet::V6(p) => Some(V6Key::of(p)),
+            IpNet::V4(_) => None,
+        });
+        walk_mut(&mut self.v6, v6, |key, value| visit(IpNet::V6(key.prefix()), value));
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (IpNet, &V)> {
         let v4 = self.v4.iter().map(|(p, v)| (IpNet::V4(p.prefix()), v));
         v4.chain(self.v6.iter().map(|(p, v)| (IpNet::V6(p.prefix()), v)))
@@ -213,6 +229,55 @@ impl<'a, K: Ord + Copy, V> SortedWalk<'a, K, V> {
         self.range = self.map.range(key..);
         self.next = self.range.next();
         self.next.filter(|(entry_key, _)| **entry_key == key).map(|(_, value)| value)
+    }
+}
+
+/// `visit_sorted_mut` for one family. A walk is one mutable range of the tree; a key out of
+/// order or further on than `SortedWalk::STEPS` entries ends it and starts the next.
+fn walk_mut<K: Ord + Copy, V>(
+    map: &mut BTreeMap<K, V>,
+    mut keys: impl Iterator<Item = K>,
+    mut visit: impl FnMut(K, &mut V),
+) {
+    let mut start = keys.next();
+    while let Some(first) = start.take() {
+        let mut range = map.range_mut(first..);
+        let mut next = range.next();
+        let mut key = first;
+        loop {
+            let mut steps = 0;
+            let far = loop {
+                let Some((entry_key, value)) = next.take() else { break false };
+                match entry_key.cmp(&key) {
+                    Ordering::Less if steps < SortedWalk::<K, V>::STEPS => {
+                        steps += 1;
+                        next = range.next();
+                    }
+                    Ordering::Less => break true,
+                    Ordering::Equal => {
+                        visit(key, &mut *value);
+                        // Kept: the same key may be asked again.
+                        next = Some((entry_key, value));
+                        break false;
+                    }
+                    Ordering::Greater => {
+                        next = Some((entry_key, value));
+                        break false;
+                    }
+                }
+            };
+            if far {
+                start = Some(key);
+                break;
+            }
+            match keys.next() {
+                Some(following) if following >= key => key = following,
+                out_of_order => {
+                    start = out_of_order;
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -285,6 +350,32 @@ mod tests {
             let searched: Vec<Option<&u32>> = keys.iter().map(|k| map.get(k)).collect();
             assert_eq!(walked, searched);
         }
+    }
+
+    #[test]
+    fn visit_sorted_mut_reaches_exactly_the_present_keys_in_any_order() {
+        let mut map = PrefixMap::new();
+        for i in (0..200u32).step_by(3) {
+            map.insert(IpNet::V4(Ipv4Net::new((0x0a00_0000 + i).into(), 32).unwrap()), 0u32);
+        }
+        map.insert(p("2001:db8::/64"), 0);
+        let mut asked: Vec<IpNet> =
+            (0..220u32).map(|i| IpNet::V4(Ipv4Net::new((0x0a00_0000 + i).into(), 32).unwrap())).collect();
+        asked.push(p("2001:db8::/64"));
+        let far_apart = [p("10.0.0.3/32"), p("10.0.0.150/32"), p("10.0.0.151/32"), p("10.0.0.153/32")];
+        let shuffled: Vec<IpNet> = asked.iter().rev().chain(asked.iter().step_by(7)).copied().collect();
+        for keys in [&asked[..], &far_apart[..], &shuffled[..]] {
+            let mut visited = Vec::new();
+            map.visit_sorted_mut(keys, |prefix, value| {
+                *value += 1;
+                visited.push(prefix);
+            });
+            let present: Vec<IpNet> = keys.iter().copied().filter(|k| map.contains_key(k)).collect();
+            let (mut v4, v6): (Vec<IpNet>, Vec<IpNet>) = present.into_iter().partition(|k| matches!(k, IpNet::V4(_)));
+            v4.extend(v6);
+            assert_eq!(visited, v4);
+        }
+        assert_eq!(map.get(&p("10.0.0.0/32")), Some(&3), "sorted, then twice in the shuffled keys");
     }
 
     #[test]

@@ -204,45 +204,54 @@ impl AdjRibOut {
         let mut groups: HashMap<Slot, usize> = HashMap::new();
         let mut last_group: Option<(Slot, usize)> = None;
         let mut taken = 0;
-        while taken < max {
-            let Some(prefix) = self.dirty.pop_front() else { break };
-            let Some(entry) = self.entries.get_mut(&prefix) else { continue };
-            entry.queued = false;
-            if entry.desired == entry.sent || !families.contains(&family_of(&prefix)) {
-                if entry.desired == NOTHING && entry.sent == NOTHING {
-                    self.entries.remove(&prefix);
+        let mut gone = Vec::new();
+        let mut candidates = Vec::new();
+        while taken < max && !self.dirty.is_empty() {
+            candidates.clear();
+            candidates.extend(self.dirty.drain(..(max - taken).min(self.dirty.len())));
+            let (interned, advertised) = (&mut self.interned, &mut self.advertised);
+            // The queue holds each publish's prefixes in order: one walk along the table.
+            self.entries.visit_sorted_mut(&candidates, |prefix, entry| {
+                entry.queued = false;
+                if entry.desired == entry.sent || !families.contains(&family_of(&prefix)) {
+                    if entry.desired == NOTHING && entry.sent == NOTHING {
+                        gone.push(prefix);
+                    }
+                    return;
                 }
-                continue;
-            }
-            taken += 1;
-            match (entry.sent, entry.desired) {
-                (NOTHING, _) => self.advertised += 1,
-                (_, NOTHING) => self.advertised -= 1,
-                _ => {}
-            }
-            self.interned.release(entry.sent);
-            self.interned.retain(entry.desired);
-            entry.sent = entry.desired;
-            let slot = entry.desired;
-            match self.interned.get(slot) {
-                None => {
-                    batch.withdraw.push(prefix);
-                    self.entries.remove(&prefix);
+                taken += 1;
+                match (entry.sent, entry.desired) {
+                    (NOTHING, _) => *advertised += 1,
+                    (_, NOTHING) => *advertised -= 1,
+                    _ => {}
                 }
-                Some(announcement) => {
-                    // Consecutive prefixes mostly share their announcement: try the last group
-                    // before hashing.
-                    let group = match last_group {
-                        Some((last_slot, group)) if last_slot == slot => group,
-                        _ => *groups.entry(slot).or_insert_with(|| {
-                            batch.announce.push((announcement.clone(), Vec::new()));
-                            batch.announce.len() - 1
-                        }),
-                    };
-                    last_group = Some((slot, group));
-                    batch.announce[group].1.push(prefix);
+                interned.release(entry.sent);
+                interned.retain(entry.desired);
+                entry.sent = entry.desired;
+                let slot = entry.desired;
+                match interned.get(slot) {
+                    None => {
+                        batch.withdraw.push(prefix);
+                        gone.push(prefix);
+                    }
+                    Some(announcement) => {
+                        // Consecutive prefixes mostly share their announcement: try the last
+                        // group before hashing.
+                        let group = match last_group {
+                            Some((last_slot, group)) if last_slot == slot => group,
+                            _ => *groups.entry(slot).or_insert_with(|| {
+                                batch.announce.push((announcement.clone(), Vec::new()));
+                                batch.announce.len() - 1
+                            }),
+                        };
+                        last_group = Some((slot, group));
+                        batch.announce[group].1.push(prefix);
+                    }
                 }
-            }
+            });
+        }
+        for prefix in &gone {
+            self.entries.remove(prefix);
         }
         if self.dirty.is_empty() && self.dirty.capacity() > DIRTY_CAPACITY_KEPT {
             self.dirty = VecDeque::new();

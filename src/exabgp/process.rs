@@ -237,7 +237,11 @@ async fn run(
                     Ok(_) => {}
                     Err(error) => return format!("reading stdout: {error}"),
                 }
-                let line = String::from_utf8_lossy(&buffer).trim().to_string();
+                // Checked as UTF-8 the fast way first; a broken byte becomes U+FFFD, not an error.
+                let line = match std::str::from_utf8(&buffer) {
+                    Ok(text) => text.trim().to_string(),
+                    Err(_) => String::from_utf8_lossy(&buffer).trim().to_string(),
+                };
                 if !line.is_empty() {
                     lines.push(line);
                 }

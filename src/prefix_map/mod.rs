@@ -128,8 +128,8 @@ impl<V> PrefixMap<V> {
         })
     }
 
-    /// Calls `visit` with each of `prefixes` that is in the map and its value: IPv4 first, then
-    /// IPv6, each in the order given. Sorted prefixes close together cost a step along the tree
+    /// Calls `visit` with each of `prefixes` that is in the map and its value: IPv4 (/24 and
+    /// shorter, then longer) first, then IPv6, each in the order given. Sorted prefixes close together cost a step along the tree
     /// each, as in `get_sorted`.
     pub fn visit_sorted_mut(&mut self, prefixes: &[IpNet], mut visit: impl FnMut(IpNet, &mut V)) {
         let v4 = prefixes.iter().filter_map(|prefix| match prefix {
@@ -169,7 +169,7 @@ impl<V> PrefixMap<V> {
 }
 
 /// Lookups of ascending keys as a walk along one range of the tree.
-struct SortedWalk<'a, K, V> {
+pub(super) struct SortedWalk<'a, K, V> {
     map: &'a BTreeMap<K, V>,
     range: btree_map::Range<'a, K, V>,
     /// The first entry of the walk not passed yet; None once past the end.
@@ -182,11 +182,11 @@ impl<'a, K: Ord + Copy, V> SortedWalk<'a, K, V> {
     /// Entries stepped over before a search from the root is the cheaper way forward.
     const STEPS: usize = 8;
 
-    fn new(map: &'a BTreeMap<K, V>) -> Self {
+    pub(super) fn new(map: &'a BTreeMap<K, V>) -> Self {
         SortedWalk { map, range: btree_map::Range::default(), next: None, at: None }
     }
 
-    fn get(&mut self, key: K) -> Option<&'a V> {
+    pub(super) fn get(&mut self, key: K) -> Option<&'a V> {
         if self.at.is_some_and(|at| at <= key) {
             for _ in 0..Self::STEPS {
                 let (entry_key, value) = self.next?;
@@ -206,7 +206,7 @@ impl<'a, K: Ord + Copy, V> SortedWalk<'a, K, V> {
 
 /// `visit_sorted_mut` for one family. A walk is one mutable range of the tree; a key out of
 /// order or further on than `SortedWalk::STEPS` entries ends it and starts the next.
-fn walk_mut<K: Ord + Copy, V>(
+pub(super) fn walk_mut<K: Ord + Copy, V>(
     map: &mut BTreeMap<K, V>,
     mut keys: impl Iterator<Item = K>,
     mut visit: impl FnMut(K, &mut V),

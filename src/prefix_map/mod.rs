@@ -187,7 +187,10 @@ impl<'a, K: Ord + Copy, V> SortedWalk<'a, K, V> {
     }
 
     pub(super) fn get(&mut self, key: K) -> Option<&'a V> {
-        if self.at.is_some_and(|at| at <= key) {
+        // The walk answers only for keys from where it is on: entries it stepped over are gone
+        // from it, so `at` moves with every answer.
+        let walked_from = self.at.replace(key);
+        if walked_from.is_some_and(|at| at <= key) {
             for _ in 0..Self::STEPS {
                 let (entry_key, value) = self.next?;
                 match entry_key.cmp(&key) {
@@ -197,7 +200,6 @@ impl<'a, K: Ord + Copy, V> SortedWalk<'a, K, V> {
                 }
             }
         }
-        self.at = Some(key);
         self.range = self.map.range(key..);
         self.next = self.range.next();
         self.next.filter(|(entry_key, _)| **entry_key == key).map(|(_, value)| value)
@@ -303,10 +305,19 @@ mod tests {
             map.insert(IpNet::V4(Ipv4Net::new((0x0a00_0000 + i).into(), 32).unwrap()), i);
         }
         map.insert(p("10.0.0.0/24"), 1000);
+        map.insert(p("10.0.1.0/24"), 1001);
+        map.insert(p("10.0.2.0/24"), 1002);
         map.insert(p("2001:db8::/64"), 2000);
         let mut asked: Vec<IpNet> =
             (0..220u32).map(|i| IpNet::V4(Ipv4Net::new((0x0a00_0000 + i).into(), 32).unwrap())).collect();
-        asked.extend([p("10.0.0.0/24"), p("10.0.0.0/8"), p("2001:db8::/64"), p("2001:db8::/63")]);
+        asked.extend([
+            p("10.0.0.0/24"),
+            p("10.0.1.0/24"),
+            p("10.0.2.0/24"),
+            p("10.0.0.0/8"),
+            p("2001:db8::/64"),
+            p("2001:db8::/63"),
+        ]);
         let sorted = {
             let mut sorted = asked.clone();
             sorted.sort();
@@ -315,7 +326,9 @@ mod tests {
         // Sorted (the fast walk, with gaps wider than a walk's steps), then out of order.
         let far_apart = [p("10.0.0.3/32"), p("10.0.0.150/32"), p("10.0.0.151/32"), p("10.0.0.153/32")];
         let shuffled: Vec<IpNet> = asked.iter().rev().chain(asked.iter().step_by(7)).copied().collect();
-        for keys in [&sorted[..], &far_apart[..], &shuffled[..]] {
+        // A walk past the end, or past keys, then asked for them again.
+        let twice: Vec<IpNet> = sorted.iter().chain(&sorted).copied().collect();
+        for keys in [&sorted[..], &far_apart[..], &shuffled[..], &twice[..]] {
             let walked: Vec<Option<&u32>> = map.get_sorted(keys).collect();
             let searched: Vec<Option<&u32>> = keys.iter().map(|k| map.get(k)).collect();
             assert_eq!(walked, searched);

@@ -251,9 +251,16 @@ impl<V> V4Map<V> {
                 continue;
             };
             let mut item = Some((prefix, low));
+            // Where the next key in order would be: checked before searching.
+            let mut at = 0;
             while let Some((prefix, low)) = item {
-                if let Ok(i) = find(group, low) {
+                let found = match group.get(at) {
+                    Some((key, _)) if *key == low => Ok(at),
+                    _ => find(group, low),
+                };
+                if let Ok(i) = found {
                     visit(prefix, &mut group[i].1);
+                    at = i + 1;
                 }
                 item = prefixes.next_if(same_group(high)).map(|(prefix, (_, low))| (prefix, low));
             }

@@ -18,36 +18,39 @@ use ipnet::{IpNet, Ipv6Net};
 
 use v4::V4Map;
 
-/// An IPv6 prefix as a B-tree key: 17 bytes like `Ipv6Net`, one 128-bit comparison instead of
-/// eight 16-bit ones.
+/// A prefix as a B-tree key: the address as one integer (`u32`, `u128`) and the length, packed
+/// (5 or 17 bytes, like `Ipv4Net` and `Ipv6Net`) and ordered like them, but compared with one
+/// integer comparison instead of bytes or 16-bit segments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C, packed)]
-pub struct V6Key {
-    addr: u128,
+pub struct PackedKey<A> {
+    addr: A,
     len: u8,
 }
 
-impl V6Key {
-    fn of(prefix: &Ipv6Net) -> V6Key {
-        V6Key { addr: u128::from(prefix.addr()), len: prefix.prefix_len() }
-    }
-
-    fn prefix(self) -> Ipv6Net {
-        let (addr, len) = (self.addr, self.len);
-        Ipv6Net::new_assert(addr.into(), len)
-    }
-}
-
-impl Ord for V6Key {
+impl<A: Ord + Copy> Ord for PackedKey<A> {
     fn cmp(&self, other: &Self) -> Ordering {
         let (a, b) = (self.addr, other.addr);
         a.cmp(&b).then_with(|| { self.len }.cmp(&{ other.len }))
     }
 }
 
-impl PartialOrd for V6Key {
+impl<A: Ord + Copy> PartialOrd for PackedKey<A> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
+    }
+}
+
+pub type V6Key = PackedKey<u128>;
+
+impl V6Key {
+    fn of(prefix: &Ipv6Net) -> V6Key {
+        PackedKey { addr: u128::from(prefix.addr()), len: prefix.prefix_len() }
+    }
+
+    fn prefix(self) -> Ipv6Net {
+        let (addr, len) = (self.addr, self.len);
+        Ipv6Net::new_assert(addr.into(), len)
     }
 }
 

@@ -15,13 +15,12 @@
 //! compare the address as one integer: `Ipv4Net`'s `Ord` compares it as a byte array, which is
 //! a `memcmp` call per comparison.
 
-use std::cmp::Ordering;
 use std::collections::btree_map::{self, BTreeMap};
 use std::iter::Peekable;
 
 use ipnet::Ipv4Net;
 
-use super::{walk_mut, SortedWalk};
+use super::{walk_mut, PackedKey, SortedWalk};
 
 /// The key inside a group: ordered by last octet, then length, so that the whole map iterates
 /// in `Ipv4Net` order (address, then length).
@@ -40,35 +39,17 @@ fn is_short(prefix: &Ipv4Net) -> bool {
     prefix.prefix_len() <= SHORT
 }
 
-/// A /24-or-shorter prefix as a B-tree key: packed to 5 bytes like `Ipv4Net`, ordered like it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(C, packed)]
-pub struct ShortKey {
-    addr: u32,
-    len: u8,
-}
+/// A /24-or-shorter prefix as a B-tree key.
+pub type ShortKey = PackedKey<u32>;
 
 impl ShortKey {
     fn of(prefix: &Ipv4Net) -> ShortKey {
-        ShortKey { addr: u32::from(prefix.addr()), len: prefix.prefix_len() }
+        PackedKey { addr: u32::from(prefix.addr()), len: prefix.prefix_len() }
     }
 
     fn prefix(self) -> Ipv4Net {
         let (addr, len) = (self.addr, self.len);
         Ipv4Net::new_assert(addr.into(), len)
-    }
-}
-
-impl Ord for ShortKey {
-    fn cmp(&self, other: &Self) -> Ordering {
-        let (a, b) = (self.addr, other.addr);
-        a.cmp(&b).then_with(|| { self.len }.cmp(&{ other.len }))
-    }
-}
-
-impl PartialOrd for ShortKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
     }
 }
 

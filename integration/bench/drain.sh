@@ -20,15 +20,10 @@ source integration/bench/lib.sh
 bench_setup drain 127.250.0
 vip=10.46.46.46/32
 
-cat > "$dir/rhi.yaml" <<EOF
-router_id: 127.250.0.2
-local_as: 65010
-peers:
-  - {name: r1, address: 127.250.0.1, port: 1179, remote_as: 65000, local_address: 127.250.0.2, next_hop: 192.0.2.10}
+bench_rhi_config 127.250.0 <<EOF
 vips:
   - {prefix: $vip, med: 300}
 drain: {med: 1000, withdraw_after: 0s}
-control: {socket: $dir/rhi.sock}
 EOF
 RUST_LOG=info "$rhi" run -c "$dir/rhi.yaml" 2> "$dir/rhi.log" &
 rhi_pid=$!

@@ -69,14 +69,9 @@ cat "$dir/routes.txt"
 exec cat 3>&1 > /dev/null
 EOF
 
-cat > "$dir/rhi.yaml" <<EOF
-router_id: $net.2
-local_as: 65010
-peers:
-  - {name: r1, address: $net.1, port: 1179, remote_as: 65000, local_address: $net.2, next_hop: 192.0.2.10}
+bench_rhi_config $net <<EOF
 processes:
   - {name: feed, run: [/bin/sh, $dir/feed.sh], ack: false}
-control: {socket: $dir/rhi.sock}
 EOF
 
 cat > "$dir/exabgp.conf" <<EOF

@@ -55,6 +55,22 @@ bench_cleanup() {
   if [ -n "${RHI_BENCH_KEEP:-}" ]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
 }
 
+# Writes $dir/rhi.yaml: rhi at NET.2 with one peer, the BIRD at NET.1, and its control socket in
+# $dir; the script's own sections (vips:, checks:, processes:, drain:) come on stdin.
+bench_rhi_config() {   # bench_rhi_config NET <<EOF ... EOF
+  local net=$1
+  {
+    cat <<CONF
+router_id: $net.2
+local_as: 65010
+peers:
+  - {name: r1, address: $net.1, port: 1179, remote_as: 65000, local_address: $net.2, next_hop: 192.0.2.10}
+control: {socket: $dir/rhi.sock}
+CONF
+    cat
+  } > "$dir/rhi.yaml"
+}
+
 birdc_() { birdc -s "$dir/bird.ctl" "$@"; }
 
 # Routes BIRD has imported from the injector: the protocol's counter, O(1) for BIRD (unlike

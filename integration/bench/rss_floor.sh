@@ -61,14 +61,9 @@ metrics: $metrics
 prefix: 10.46.46.46/32
 keepalive: 1s
 EOF
-cat > "$dir/rhi.yaml" <<EOF
-router_id: 127.45.0.2
-local_as: 65010
-peers:
-  - {name: r1, address: 127.45.0.1, port: 1179, remote_as: 65000, local_address: 127.45.0.2, next_hop: 192.0.2.10}
+bench_rhi_config 127.45.0 <<EOF
 vips:
   - {prefix: 10.46.46.46/32, med: 300}
-control: {socket: $dir/rhi.sock}
 EOF
 
 # One row on stdout: status counters, smaps Rss summed per mapping group, file and .text sizes.

@@ -13,14 +13,9 @@ runs=${1:-10}
 source integration/bench/lib.sh
 bench_setup startup 127.47.0
 
-cat > "$dir/rhi.yaml" <<EOF
-router_id: 127.47.0.2
-local_as: 65010
-peers:
-  - {name: r1, address: 127.47.0.1, port: 1179, remote_as: 65000, local_address: 127.47.0.2, next_hop: 192.0.2.10}
+bench_rhi_config 127.47.0 <<EOF
 vips:
   - {prefix: 10.46.46.46/32, med: 300}
-control: {socket: $dir/rhi.sock}
 EOF
 
 established_ms=()

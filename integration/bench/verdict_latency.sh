@@ -15,11 +15,7 @@ flips=${1:-40}
 source integration/bench/lib.sh
 bench_setup verdict 127.48.0
 
-cat > "$dir/rhi.yaml" <<EOF
-router_id: 127.48.0.2
-local_as: 65010
-peers:
-  - {name: r1, address: 127.48.0.1, port: 1179, remote_as: 65000, local_address: 127.48.0.2, next_hop: 192.0.2.10}
+bench_rhi_config 127.48.0 <<EOF
 checks:
   flag:
     exec: {command: ["test", "-e", "$dir/up"]}
@@ -30,7 +26,6 @@ checks:
     fall: 1
 vips:
   - {prefix: 10.46.46.46/32, med: 300, check: flag}
-control: {socket: $dir/rhi.sock}
 EOF
 RUST_LOG=info,rhi::bgp::session=debug "$rhi" run -c "$dir/rhi.yaml" --log-format json 2> "$dir/rhi.log" &
 rhi_pid=$!

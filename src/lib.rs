@@ -8,6 +8,7 @@ pub mod bgp;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod driver;
 pub mod exabgp;
 pub mod health;
 pub mod listener;

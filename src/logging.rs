@@ -14,7 +14,7 @@ pub enum LogFormat {
 }
 
 /// `RUST_LOG` overrides the default level (info), as `LEVEL` and/or `target=LEVEL` directives,
-/// comma-separated (`info,rhi::bgp::session=debug`). A value that does not parse is reported on
+/// comma-separated (`info,rhi::driver::bgp=debug`). A value that does not parse is reported on
 /// stderr and the default is used.
 ///
 /// `Targets` rather than `EnvFilter`: it covers these directives without the regex engine,
@@ -50,8 +50,8 @@ mod tests {
 
     #[test]
     fn rust_log_sets_the_default_and_per_target_levels() {
-        let filter = filter_from(Some("warn,rhi::bgp::session=debug"));
-        assert!(filter.would_enable("rhi::bgp::session", &Level::DEBUG));
+        let filter = filter_from(Some("warn,rhi::driver::bgp=debug"));
+        assert!(filter.would_enable("rhi::driver::bgp", &Level::DEBUG));
         assert!(!filter.would_enable("rhi::speaker", &Level::INFO));
         assert!(filter.would_enable("rhi::speaker", &Level::WARN));
     }

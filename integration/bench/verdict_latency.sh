@@ -27,7 +27,7 @@ checks:
 vips:
   - {prefix: 10.46.46.46/32, med: 300, check: flag}
 EOF
-RUST_LOG=info,rhi::bgp::session=debug "$rhi" run -c "$dir/rhi.yaml" --log-format json 2> "$dir/rhi.log" &
+RUST_LOG=info,rhi::driver::bgp=debug "$rhi" run -c "$dir/rhi.yaml" --log-format json 2> "$dir/rhi.log" &
 rhi_pid=$!
 for _ in $(seq 500); do grep -q '"session established"' "$dir/rhi.log" && break; sleep 0.01; done
 

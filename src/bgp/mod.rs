@@ -1,5 +1,5 @@
-//! BGP-4 (RFC 4271) as rhi speaks it: the wire format, a pure session state machine, and the thin
-//! tokio task that drives one session.
+//! BGP-4 (RFC 4271) as rhi speaks it: the wire format and a pure session state machine. No I/O,
+//! no tokio, nothing from above: the task that drives a session is `crate::driver::bgp`.
 
 pub mod attributes;
 pub mod backoff;
@@ -9,7 +9,6 @@ pub mod fsm;
 pub mod message;
 pub mod nlri;
 pub mod notification;
-pub mod session;
 
 pub use attributes::{
     community_to_string, parse_community, AsPath, AsSegment, LargeCommunity, MpReach, MpUnreach, Origin,

@@ -163,7 +163,7 @@ impl Speaker {
                 sources.insert((name.clone(), prefix), self.source_of(&prefix, name));
             }
             let (tx, rx) = oneshot::channel();
-            if slot.link.commands.send(crate::bgp::session::PeerCommand::Advertised(tx)).is_ok() {
+            if slot.link.commands.send(crate::driver::bgp::PeerCommand::Advertised(tx)).is_ok() {
                 pending.push((name.clone(), rx));
             }
         }

@@ -24,9 +24,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
-use crate::bgp::session::{sleep_until, spawn_peer, PeerCommand, PeerStateEvent, PeerStatus};
 use crate::config::{CheckConfig, Config, ConfigFile, PeerConfig, ProcessConfig, VipConfig, WhenDown};
 use crate::control::proto::{Command, Response, RouteSpec};
+use crate::driver::bgp::{sleep_until, spawn_peer, PeerCommand, PeerStateEvent, PeerStatus};
 use crate::exabgp::process::{ProcessEvent, ProcessHandle};
 use crate::health::{self, CheckReport, Health};
 use crate::listener;

@@ -12,8 +12,8 @@ use tracing::{debug, info, warn};
 use super::api_routes::ApiRoute;
 use super::{Speaker, SpeakerEvent};
 use crate::bgp::fsm::State;
-use crate::bgp::session::{PeerCommand, PeerStateEvent};
 use crate::config::{Encoder, ProcessConfig};
+use crate::driver::bgp::{PeerCommand, PeerStateEvent};
 use crate::exabgp::api::{self, ApiCommand, NeighborView, PeerIdentity};
 use crate::exabgp::process::{self, AckMode, ProcessEvent, Reply};
 

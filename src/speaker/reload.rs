@@ -6,9 +6,9 @@ use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
 use super::{CheckSlot, Speaker, Vip};
-use crate::bgp::session::PeerCommand;
 use crate::config::Config;
 use crate::control::proto::Response;
+use crate::driver::bgp::PeerCommand;
 
 impl Speaker {
     pub(super) fn reload(&mut self) -> Response {

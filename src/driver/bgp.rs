@@ -23,11 +23,11 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
-use super::codec::{BgpCodec, CodecError, CodecParams};
-use super::fsm::{collision_keeps_local_with_as, Action, Event, Fsm, FsmConfig, Negotiated, State};
-use super::message::{Message, Update};
-use super::nlri::Family;
-use super::notification::{code, Notification};
+use crate::bgp::codec::{BgpCodec, CodecError, CodecParams};
+use crate::bgp::fsm::{collision_keeps_local_with_as, Action, Event, Fsm, FsmConfig, Negotiated, State};
+use crate::bgp::message::{Message, Update};
+use crate::bgp::nlri::Family;
+use crate::bgp::notification::{code, Notification};
 use crate::config::PeerConfig;
 use crate::policy::{Announcement, SessionContext};
 use crate::rib::{pack, AdjRibOut};
@@ -223,7 +223,7 @@ impl PeerTask {
             connect_retry_max: CONNECT_RETRY_MAX.max(peer.connect_retry),
             families: peer.families.clone(),
         };
-        let seed = super::backoff::seed_for(&peer.name);
+        let seed = crate::bgp::backoff::seed_for(&peer.name);
         PeerTask {
             fsm: Fsm::new(fsm_config, seed),
             peer,
@@ -556,9 +556,9 @@ impl PeerTask {
         let params = CodecParams {
             four_octet_as: negotiated.four_octet_as,
             max_message_len: if negotiated.extended_message {
-                super::MAX_EXTENDED_MESSAGE_LEN
+                crate::bgp::MAX_EXTENDED_MESSAGE_LEN
             } else {
-                super::MAX_MESSAGE_LEN
+                crate::bgp::MAX_MESSAGE_LEN
             },
         };
         let context = SessionContext {

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use super::community::{community_to_text, large_community_to_text};
 use super::raw::{
-    DurationText, Int, OneOrMany, RawCheck, RawConfig, RawControl, RawDrain, RawExec, RawHaproxy, RawHttp, RawMetrics,
-    RawOverride, RawPeer, RawProcess, RawTcp, RawVip, RawWhenDown, Text,
+    DurationText, Int, OneOrMany, RawBfd, RawBfdSettings, RawCheck, RawConfig, RawControl, RawDrain, RawExec,
+    RawHaproxy, RawHttp, RawMetrics, RawOverride, RawPeer, RawProcess, RawTcp, RawVip, RawWhenDown, Text,
 };
 use super::values::duration_text;
 use super::{
-    AttrOverride, CheckConfig, CheckKind, Config, Encoder, HaproxyCheck, NextHop, PeerConfig, ProcessConfig, VipConfig,
-    WhenDown,
+    AttrOverride, BfdConfig, CheckConfig, CheckKind, Config, Encoder, HaproxyCheck, NextHop, PeerConfig, ProcessConfig,
+    VipConfig, WhenDown,
 };
 use crate::bgp::attributes::LargeCommunity;
 
@@ -68,7 +68,19 @@ fn raw_peer(p: &PeerConfig) -> RawPeer {
         }),
         next_hop_v6: p.next_hop_v6.map(text),
         families: Some(list(p.families.iter().map(text).collect())),
+        bfd: p.bfd.map(raw_bfd),
+        send_hold_time: p.send_hold_time.map(duration),
     }
+}
+
+fn raw_bfd(b: BfdConfig) -> RawBfd {
+    RawBfd::Settings(RawBfdSettings {
+        min_rx: Some(duration(b.min_rx)),
+        min_tx: Some(duration(b.min_tx)),
+        multiplier: Some(int(b.multiplier)),
+        multihop: b.multihop,
+        min_ttl: b.min_ttl.map(int),
+    })
 }
 
 fn raw_checks(checks: &BTreeMap<String, CheckConfig>) -> BTreeMap<String, RawCheck> {

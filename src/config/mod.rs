@@ -17,6 +17,7 @@ use ipnet::IpNet;
 use crate::bgp::attributes::LargeCommunity;
 use crate::bgp::nlri::Family;
 
+mod bfd;
 mod checks;
 mod community;
 mod emit;
@@ -70,6 +71,26 @@ pub struct PeerConfig {
     pub next_hop_v6: Option<Ipv6Addr>,
     /// Never empty after loading: the configured list, or the families of the VIPs.
     pub families: Vec<Family>,
+    /// BFD (RFC 5880) to this router; `None` = off.
+    pub bfd: Option<BfdConfig>,
+    /// RFC 9687; `None` = its recommended max(8 min, 2 × the negotiated hold time).
+    pub send_hold_time: Option<Duration>,
+}
+
+/// One peer's BFD settings: what rhi asks of the router and offers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BfdConfig {
+    /// The slowest the router may send to us (our Required Min RX Interval).
+    pub min_rx: Duration,
+    /// How often we would like to send (our Desired Min TX Interval).
+    pub min_tx: Duration,
+    /// Packets missed before the session is declared Down (Detect Mult).
+    pub multiplier: u8,
+    /// RFC 5883 (UDP 4784) or RFC 5881 (UDP 3784, TTL 255); `None` = decided when the session
+    /// starts: single-hop when the router is on a connected subnet.
+    pub multihop: Option<bool>,
+    /// Multihop only: the lowest TTL accepted; `None` = any.
+    pub min_ttl: Option<u8>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -94,6 +94,10 @@ fn resolve_one(ctx: &Ctx<'_>, path: &YamlPath, raw: &RawPeer, env: &Env<'_>) -> 
         next_hop,
         next_hop_v6,
         families: Vec::new(),
+        bfd: super::bfd::resolve(ctx, &path.key("bfd"), raw.bfd.as_ref())?,
+        send_hold_time: ctx.opt(raw.send_hold_time.as_ref(), &path.key("send_hold_time"), None, |v| {
+            super::bfd::send_hold_time(v).map(Some)
+        })?,
     };
     let explicit = families(ctx, &path.key("families"), raw.families.as_ref())?;
     peer.families = explicit.unwrap_or_else(|| vip_families(env.vips));

@@ -69,6 +69,32 @@ pub(crate) struct RawPeer {
     pub next_hop_v6: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub families: Option<OneOrMany<Text>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<RawBfd>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_hold_time: Option<DurationText>,
+}
+
+/// `bfd: true`, `bfd: false`, or the settings (RFC 5880 timers, RFC 5883 multihop).
+#[derive(Debug)]
+pub(crate) enum RawBfd {
+    Enabled(bool),
+    Settings(RawBfdSettings),
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping (min_rx, min_tx, multiplier, multihop, min_ttl)")]
+pub(crate) struct RawBfdSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_rx: Option<DurationText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_tx: Option<DurationText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiplier: Option<Int>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multihop: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_ttl: Option<Int>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -482,6 +508,34 @@ impl Serialize for RawWhenDown {
             RawWhenDown::Withdraw => s.serialize_str("withdraw"),
             RawWhenDown::Other(word) => s.serialize_str(word),
             RawWhenDown::Announce(o) => o.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawBfd {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawBfd;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`true`, `false` or a mapping such as {min_rx: 100ms, min_tx: 100ms, multiplier: 3}")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<RawBfd, E> {
+                Ok(RawBfd::Enabled(b))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawBfd, A::Error> {
+                RawBfdSettings::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawBfd::Settings)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for RawBfd {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RawBfd::Enabled(b) => s.serialize_bool(*b),
+            RawBfd::Settings(settings) => settings.serialize(s),
         }
     }
 }

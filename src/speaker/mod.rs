@@ -1007,6 +1007,8 @@ mod tests {
                 next_hop: crate::config::NextHop::SelfAddress,
                 next_hop_v6: None,
                 families: vec![],
+                bfd: None,
+                send_hold_time: None,
             });
         }
         (speaker, rx1, rx2)

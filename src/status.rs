@@ -38,6 +38,37 @@ pub struct PeerInfo {
     pub prefixes_received: u64,
     /// Times the session left Established.
     pub flaps: u64,
+    /// BFD to this router; absent when not configured, or before the first TCP connection
+    /// (the session runs on that connection's addresses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<BfdInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BfdInfo {
+    /// AdminDown, Down, Init, Up (RFC 5880).
+    pub state: String,
+    /// The state the router last reported.
+    pub remote_state: String,
+    /// The session has been Up at least once; until then BFD never takes a session down (the
+    /// router may not run BFD for rhi at all).
+    pub has_been_up: bool,
+    pub multihop: bool,
+    /// Our address and source port, and the router's address.
+    pub local: String,
+    pub remote: IpAddr,
+    /// Negotiated: how often rhi sends, and how often the router does.
+    pub tx_interval_ms: f64,
+    pub rx_interval_ms: f64,
+    /// How long without a packet before the session is declared Down.
+    pub detection_time_ms: f64,
+    /// Why the session last left Up (RFC 5880 diagnostic), and how long ago.
+    pub last_down: Option<String>,
+    pub last_down_seconds: Option<u64>,
+    /// State changes since the session started.
+    pub transitions: u64,
+    /// Why the session cannot run at all (a port that cannot be bound).
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -139,6 +139,11 @@ pub enum Event {
     /// Collision detection (§6.8) chose the other connection: send Cease/Connection Collision
     /// Resolution and close this one, without backing off.
     CollisionLost,
+    /// BFD declared the path to the router down (RFC 5882 §3.2): Cease/BFD Down (RFC 9384),
+    /// then reconnect as after any failure. `diagnostic` names why, for the logs.
+    BfdDown {
+        diagnostic: String,
+    },
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -274,6 +279,14 @@ impl Fsm {
                 };
                 let reason = "connection collision: the other connection to the peer was kept".to_string();
                 self.shut(now, Some(notification), reason, Restart::Wait)
+            }
+            Event::BfdDown { diagnostic } => {
+                if !self.state().has_connection() {
+                    return Vec::new();
+                }
+                let notification =
+                    Notification { code: code::CEASE, subcode: cease_subcode::BFD_DOWN, data: Bytes::new() };
+                self.shut(now, Some(notification), format!("BFD down: {diagnostic}"), Restart::Backoff)
             }
         }
     }
@@ -1204,6 +1217,35 @@ mod tests {
         let late = t0 + 8 * SECOND;
         assert_eq!(fsm.handle_timeout(late), vec![Action::Send(Message::Keepalive)]);
         assert_eq!(fsm.poll_timeout(), Some(late + 3 * SECOND));
+    }
+
+    #[test]
+    fn bfd_down_sends_cease_10_closes_goes_down_and_retries() {
+        let (mut fsm, t0) = established(config(), peer_open());
+        let t1 = t0 + SECOND;
+        let actions = fsm.handle(t1, Event::BfdDown { diagnostic: "Control Detection Time Expired".into() });
+        assert_eq!(
+            actions,
+            vec![
+                Action::Send(Message::Notification(notification(6, 10, &[]))),
+                Action::Close,
+                Action::Down { reason: "BFD down: Control Detection Time Expired".to_string() },
+            ]
+        );
+        assert_eq!(fsm.state(), State::Idle);
+        assert!(fsm.poll_timeout().is_some(), "reconnects after a backoff");
+    }
+
+    #[test]
+    fn bfd_down_without_a_connection_changes_nothing() {
+        let mut fsm = Fsm::new(config(), 1);
+        let t0 = Instant::now();
+        fsm.handle(t0, Event::Start);
+        assert_eq!(fsm.handle(t0, Event::BfdDown { diagnostic: "x".into() }), vec![]);
+        assert_eq!(fsm.state(), State::Connect);
+        let (mut fsm, t0) = open_sent(config());
+        let actions = fsm.handle(t0, Event::BfdDown { diagnostic: "x".into() });
+        assert_eq!(actions, vec![Action::Send(Message::Notification(notification(6, 10, &[]))), Action::Close]);
     }
 
     #[test]

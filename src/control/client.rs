@@ -108,6 +108,7 @@ pub fn render_status(status: &Status) -> String {
         .collect();
     out +=
         &table(&["PEER", "ADDRESS", "AS", "STATE", "FOR", "PREFIXES", "UPDATES OUT/IN", "FLAPS", "LAST ERROR"], peers);
+    out += &bfd_table(status);
     if !status.checks.is_empty() {
         let checks = status
             .checks
@@ -191,5 +192,47 @@ mod tests {
         let error = request(Path::new("/nonexistent/rhi.sock"), Command::Status, false).unwrap_err();
         assert!(matches!(error, ClientError::NotRunning { .. }), "{error}");
         assert!(error.to_string().starts_with("rhi is not running"));
+    }
+}
+
+/// One line per peer with BFD: its state in words an operator acts on.
+fn bfd_table(status: &Status) -> String {
+    let rows: Vec<Vec<String>> = status
+        .peers
+        .iter()
+        .filter_map(|p| {
+            let b = p.bfd.as_ref()?;
+            let state = match (&b.error, b.has_been_up, b.state.as_str()) {
+                (Some(error), _, _) => format!("not running: {error}"),
+                (None, false, _) => format!("{} (waiting for the router; no action until Up)", b.state),
+                (None, true, "Down") if b.remote_state == "AdminDown" => "Down (router: AdminDown)".to_string(),
+                (None, true, state) => state.to_string(),
+            };
+            let last_down = match (&b.last_down, b.last_down_seconds) {
+                (Some(reason), Some(ago)) => format!("{reason}, {} ago", duration(ago)),
+                (Some(reason), None) => reason.clone(),
+                _ => "-".to_string(),
+            };
+            Some(vec![
+                p.name.clone(),
+                state,
+                format!("{}{}", b.local, if b.multihop { " (multihop)" } else { "" }),
+                format!("{}/{}", ms(b.tx_interval_ms), ms(b.rx_interval_ms)),
+                ms(b.detection_time_ms),
+                last_down,
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!("\n{}", table(&["BFD PEER", "STATE", "LOCAL", "TX/RX", "DETECT", "LAST DOWN"], rows))
+}
+
+fn ms(value: f64) -> String {
+    if value == 0.0 {
+        "-".to_string()
+    } else {
+        format!("{value:.0}ms")
     }
 }

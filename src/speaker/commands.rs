@@ -204,6 +204,7 @@ impl Speaker {
                     messages_received: status.messages_received,
                     prefixes_received: status.prefixes_received,
                     flaps: status.flaps,
+                    bfd: None,
                 })
             })
             .collect();

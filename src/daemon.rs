@@ -22,6 +22,8 @@ pub enum DaemonError {
 
 /// Runs until SIGTERM or SIGINT, then withdraws every route and closes every session.
 pub async fn run(config: Config, config_file: Option<ConfigFile>) -> Result<(), DaemonError> {
+    // Each BGP session, control client and scrape holds a descriptor.
+    crate::accept_backoff::raise_nofile_limit_logged();
     let listeners = listener::bind(&config.listen)?;
     let control_socket = config.control.socket.clone();
     let control = control::server::bind(&control_socket).await?;

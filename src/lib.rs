@@ -4,6 +4,7 @@
 //! withdraws them when the service behind them fails. The crate is a library so that integration
 //! tests, benchmarks and fuzz targets reach the internals; the `rhi` binary is a thin CLI over it.
 
+pub mod accept_backoff;
 pub mod bgp;
 pub mod config;
 pub mod control;

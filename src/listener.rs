@@ -7,8 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::mpsc;
-use tracing::warn;
 
+use crate::accept_backoff::AcceptErrors;
 use crate::speaker::SpeakerEvent;
 
 /// Binds every address first, so that a port in use is an error at startup, not a log line later.
@@ -32,14 +32,19 @@ pub fn bind(addresses: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
 /// Accepted connections go to the speaker, which knows the peers (they change on reload).
 pub async fn serve(listener: TcpListener, speaker: mpsc::UnboundedSender<SpeakerEvent>) {
     let local = listener.local_addr().ok();
+    let mut errors = AcceptErrors::new(match local {
+        Some(local) => format!("BGP {local}"),
+        None => "BGP".to_string(),
+    });
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                warn!(?local, %error, "accept failed");
+                errors.failed(&error).await;
                 continue;
             }
         };
+        errors.accepted();
         tracing::debug!(%remote, ?local, "inbound connection");
         if speaker.send(SpeakerEvent::Inbound(stream)).is_err() {
             return;

@@ -59,6 +59,7 @@ use prometheus_client::registry::{Registry, Unit};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::accept_backoff::AcceptErrors;
 use crate::status::{CheckInfo, PeerInfo, Status};
 
 /// `Content-Type` of `/metrics`: the Prometheus text format, version 0.0.4.
@@ -372,17 +373,18 @@ where
     F: Future<Output = Option<Status>> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut errors = AcceptErrors::new("metrics");
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning; the listener stays usable.
-                tracing::warn!(error = %e, "metrics: accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                errors.failed(&e).await;
                 continue;
             }
         };
+        errors.accepted();
         let snapshot = snapshot.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req: Request<Incoming>| {

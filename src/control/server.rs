@@ -9,9 +9,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{Framed, LinesCodec};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::proto::{Request, Response, PROTOCOL_VERSION};
+use crate::accept_backoff::AcceptErrors;
 use crate::speaker::SpeakerEvent;
 
 /// No request is anywhere near this; a client that sends more is not speaking the protocol.
@@ -45,12 +46,14 @@ pub async fn bind(path: &Path) -> io::Result<UnixListener> {
 }
 
 pub async fn serve(listener: UnixListener, speaker: mpsc::UnboundedSender<SpeakerEvent>) {
+    let mut errors = AcceptErrors::new("control socket");
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
+                errors.accepted();
                 tokio::spawn(connection(stream, speaker.clone()));
             }
-            Err(error) => warn!(%error, "control socket accept failed"),
+            Err(error) => errors.failed(&error).await,
         }
     }
 }

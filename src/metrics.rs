@@ -21,6 +21,10 @@
 //! | `rhi_peer_prefixes_received_total` | counter | `peer` | prefixes announced to rhi |
 //! | `rhi_peer_prefixes_advertised` | gauge | `peer` | prefixes in the Adj-RIB-Out |
 //! | `rhi_peer_flaps_total` | counter | `peer` | times the session left Established |
+//! | `rhi_peer_bfd_up` | gauge | `peer` | 1 while BFD to the router is Up (absent without BFD) |
+//! | `rhi_peer_bfd_state` | gauge | `peer`, `state` | 1 on the current BFD state (AdminDown, Down, Init, Up) |
+//! | `rhi_peer_bfd_transitions_total` | counter | `peer` | BFD state changes |
+//! | `rhi_peer_bfd_detection_time_seconds` | gauge | `peer` | the negotiated BFD detection time |
 //! | `rhi_check_up` | gauge | `check` | 1 while the check passes (UP or DEGRADED) |
 //! | `rhi_check_state` | gauge | `check`, `state` | 1 on the current state (UP, DEGRADED, DOWN) |
 //! | `rhi_check_decided` | gauge | `check` | 1 once the check has reached its first verdict |
@@ -69,6 +73,7 @@ pub const CONTENT_TYPE_METRICS: &str = prometheus_text::CONTENT_TYPE;
 const PEER_STATES: [&str; 6] = ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"];
 /// Health check states, as `Status` spells them.
 const CHECK_STATES: [&str; 3] = ["UP", "DEGRADED", "DOWN"];
+const BFD_STATES: [&str; 4] = ["AdminDown", "Down", "Init", "Up"];
 
 /// A snapshot that takes longer than this is answered with 503 (the speaker is stuck or gone).
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -220,6 +225,40 @@ impl Collector for StatusCollector {
             "Times the BGP session left the Established state.",
             None,
             st.peers.iter().map(|p| (peer(p), counter(p.flaps))),
+        )?;
+
+        let with_bfd = || st.peers.iter().filter_map(|p| Some((p, p.bfd.as_ref()?)));
+        write_family(
+            e,
+            "peer_bfd_up",
+            "1 while BFD to the router is Up.",
+            None,
+            with_bfd().map(|(p, b)| (peer(p), flag(b.state == "Up"))),
+        )?;
+        write_family(
+            e,
+            "peer_bfd_state",
+            "BFD session state: 1 on the current state (AdminDown, Down, Init, Up), 0 on the others.",
+            None,
+            with_bfd().flat_map(|(p, b)| {
+                state_series(&BFD_STATES, &b.state)
+                    .into_iter()
+                    .map(move |(state, on)| ([("peer", p.name.as_str()), ("state", state)], flag(on)))
+            }),
+        )?;
+        write_family(
+            e,
+            "peer_bfd_transitions",
+            "BFD session state changes.",
+            None,
+            with_bfd().map(|(p, b)| (peer(p), counter(b.transitions))),
+        )?;
+        write_family(
+            e,
+            "peer_bfd_detection_time",
+            "The negotiated BFD detection time: how long without a packet before the session is Down.",
+            Some(&Unit::Seconds),
+            with_bfd().map(|(p, b)| (peer(p), gauge(b.detection_time_ms / 1000.0))),
         )?;
 
         fn check(c: &CheckInfo) -> [(&'static str, &str); 1] {
@@ -460,6 +499,7 @@ mod tests {
             messages_received: 400 + n,
             prefixes_received: 500 + n,
             flaps: n,
+            bfd: None,
         };
         let check = |name: &str, state: &str, duration: Option<f64>, n: u64| CheckInfo {
             name: name.into(),
@@ -685,5 +725,35 @@ mod tests {
         let pending = || std::future::pending::<Option<Status>>();
         let resp = respond(&Method::GET, "/metrics", pending, Duration::from_millis(20)).await;
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn bfd_series_only_for_peers_with_bfd() {
+        let mut status = sample_status();
+        status.peers[0].bfd = Some(crate::status::BfdInfo {
+            state: "Up".into(),
+            remote_state: "Up".into(),
+            has_been_up: true,
+            multihop: true,
+            local: "127.0.0.6:50000".into(),
+            remote: status.peers[0].address,
+            tx_interval_ms: 100.0,
+            rx_interval_ms: 100.0,
+            detection_time_ms: 300.0,
+            last_down: Some("Control Detection Time Expired".into()),
+            last_down_seconds: Some(5),
+            transitions: 4,
+            error: None,
+        });
+        let name = status.peers[0].name.clone();
+        let other = status.peers[1].name.clone();
+        let s = parse(&render(&status));
+        assert_eq!(gauge_of(&s, "rhi_peer_bfd_up", &[("peer", &name)]), 1.0);
+        assert_eq!(gauge_of(&s, "rhi_peer_bfd_state", &[("peer", &name), ("state", "Up")]), 1.0);
+        assert_eq!(gauge_of(&s, "rhi_peer_bfd_state", &[("peer", &name), ("state", "Down")]), 0.0);
+        assert_eq!(counter_of(&s, "rhi_peer_bfd_transitions_total", &[("peer", &name)]), 4.0);
+        assert_eq!(gauge_of(&s, "rhi_peer_bfd_detection_time_seconds", &[("peer", &name)]), 0.3);
+        let text = render(&status);
+        assert!(!text.contains(&format!("rhi_peer_bfd_up{{peer=\"{other}\"}}")), "{text}");
     }
 }

@@ -5,6 +5,7 @@
 //! tests, benchmarks and fuzz targets reach the internals; the `rhi` binary is a thin CLI over it.
 
 pub mod accept_backoff;
+pub mod bfd;
 pub mod bgp;
 pub mod config;
 pub mod control;

@@ -177,24 +177,6 @@ pub fn render_routes(routes: &[AdvertisedRoute]) -> String {
     table(&["PEER", "PREFIX", "SOURCE", "MED", "PREPEND", "COMMUNITIES", "LARGE", "LOCAL_PREF", "NEXT_HOP"], rows)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_align_columns() {
-        let text = table(&["A", "LONGER"], vec![vec!["xxxx".into(), "y".into()]]);
-        assert_eq!(text, "A     LONGER\nxxxx  y\n");
-    }
-
-    #[test]
-    fn a_missing_socket_means_not_running() {
-        let error = request(Path::new("/nonexistent/rhi.sock"), Command::Status, false).unwrap_err();
-        assert!(matches!(error, ClientError::NotRunning { .. }), "{error}");
-        assert!(error.to_string().starts_with("rhi is not running"));
-    }
-}
-
 /// One line per peer with BFD: its state in words an operator acts on.
 fn bfd_table(status: &Status) -> String {
     let rows: Vec<Vec<String>> = status
@@ -236,3 +218,22 @@ fn ms(value: f64) -> String {
         format!("{value:.0}ms")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns() {
+        let text = table(&["A", "LONGER"], vec![vec!["xxxx".into(), "y".into()]]);
+        assert_eq!(text, "A     LONGER\nxxxx  y\n");
+    }
+
+    #[test]
+    fn a_missing_socket_means_not_running() {
+        let error = request(Path::new("/nonexistent/rhi.sock"), Command::Status, false).unwrap_err();
+        assert!(matches!(error, ClientError::NotRunning { .. }), "{error}");
+        assert!(error.to_string().starts_with("rhi is not running"));
+    }
+}
+

@@ -2,4 +2,5 @@
 //! machine (`crate::bgp::fsm`, `crate::bfd`). They sit above the cores and beside `rib` and
 //! `policy`, which they use; nothing in a core imports from here.
 
+pub mod bfd;
 pub mod bgp;

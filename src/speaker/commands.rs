@@ -204,7 +204,7 @@ impl Speaker {
                     messages_received: status.messages_received,
                     prefixes_received: status.prefixes_received,
                     flaps: status.flaps,
-                    bfd: None,
+                    bfd: status.bfd.as_ref().map(|bfd| bfd.info()),
                 })
             })
             .collect();

@@ -26,6 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{CheckConfig, Config, ConfigFile, PeerConfig, ProcessConfig, VipConfig, WhenDown};
 use crate::control::proto::{Command, Response, RouteSpec};
+use crate::driver::bfd::BfdHandle;
 use crate::driver::bgp::{sleep_until, spawn_peer, PeerCommand, PeerStateEvent, PeerStatus};
 use crate::exabgp::process::{ProcessEvent, ProcessHandle};
 use crate::health::{self, CheckReport, Health};
@@ -136,6 +137,8 @@ pub struct Speaker {
     event_counter: u64,
     /// Where an API `shutdown` asks the daemon to stop.
     stop_requests: Option<mpsc::UnboundedSender<String>>,
+    /// The BFD task, started with the first peer that has `bfd`.
+    bfd: Option<BfdHandle>,
 }
 
 impl Speaker {
@@ -165,6 +168,7 @@ impl Speaker {
             announced_up: HashSet::new(),
             event_counter: 0,
             stop_requests: None,
+            bfd: None,
         }
     }
 
@@ -204,7 +208,8 @@ impl Speaker {
             });
             tx
         });
-        let handle = spawn_peer(peer.clone(), self.config.local_as, self.config.router_id, state_events);
+        let bfd = peer.bfd.map(|_| self.bfd.get_or_insert_with(crate::driver::bfd::spawn).clone());
+        let handle = spawn_peer(peer.clone(), self.config.local_as, self.config.router_id, state_events, bfd);
         let link = PeerLink { name: peer.name.clone(), commands: handle.commands.clone() };
         // The task ends by itself after a Shutdown command; its handle is not needed.
         let slot = PeerSlot { link, config: Some(peer.clone()), status: Some(handle.status) };

@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
 use super::{CheckSlot, Speaker, Vip};
-use crate::config::Config;
+use crate::config::{Config, PeerConfig};
 use crate::control::proto::Response;
 use crate::driver::bgp::PeerCommand;
 
@@ -51,14 +51,37 @@ impl Speaker {
         }
 
         // Peers that are gone or changed withdraw and close; they come back below if changed.
+        // A change of timers alone (BFD, send hold) is applied to the running session instead.
         let leaving: Vec<String> = self
             .peers
             .iter()
             .filter(|(name, slot)| {
-                identity_changed || !new.peers.iter().any(|p| &p.name == *name && Some(p) == slot.config.as_ref())
+                identity_changed
+                    || !new
+                        .peers
+                        .iter()
+                        .any(|p| &p.name == *name && slot.config.as_ref().is_some_and(|old| same_session(old, p)))
             })
             .map(|(name, _)| name.clone())
             .collect();
+        for peer in &new.peers {
+            if leaving.contains(&peer.name) {
+                continue;
+            }
+            let Some(slot) = self.peers.get_mut(&peer.name) else { continue };
+            if slot.config.as_ref().is_some_and(|old| old != peer) {
+                if peer.bfd.is_some() && self.bfd.is_none() {
+                    self.bfd = Some(crate::driver::bfd::spawn());
+                }
+                let _ = slot.link.commands.send(PeerCommand::Timers {
+                    bfd: peer.bfd,
+                    bfd_task: peer.bfd.and(self.bfd.clone()),
+                    send_hold_time: peer.send_hold_time,
+                });
+                slot.config = Some(peer.clone());
+                changes.push(format!("peer {} timers changed (session kept)", peer.name));
+            }
+        }
         for name in &leaving {
             if let Some(slot) = self.peers.remove(name) {
                 let (done, _) = oneshot::channel();
@@ -150,4 +173,11 @@ impl Speaker {
             changes.join("; ")
         }
     }
+}
+
+/// Whether `new` can be applied to the session `old` runs without restarting it: everything but
+/// the timers that a running session renegotiates (BFD, by a Poll) or simply re-arms (send hold).
+fn same_session(old: &PeerConfig, new: &PeerConfig) -> bool {
+    let timers_of_old = PeerConfig { bfd: new.bfd, send_hold_time: new.send_hold_time, ..old.clone() };
+    timers_of_old == *new
 }

@@ -128,7 +128,21 @@ struct Entry {
     reports: mpsc::UnboundedSender<BfdReport>,
     status: BfdStatus,
     last_sent: Option<BfdStatus>,
+    /// Stopped: AdminDown is repeated a few times, then the session is forgotten.
+    retiring: Option<Retiring>,
+    retire_gap: Duration,
 }
+
+/// RFC 5880 §6.8.16: a session taken down administratively tells the router so with AdminDown.
+/// One lost packet would make the router see a detection timeout instead (a failure, which
+/// tears its BGP session down), so the packet goes out several times at the session's rate.
+struct Retiring {
+    remaining: u8,
+    next: Instant,
+}
+
+const ADMIN_DOWN_REPEATS: u8 = 3;
+const MIN_ADMIN_DOWN_GAP: Duration = Duration::from_millis(10);
 
 struct BfdTask {
     commands: mpsc::UnboundedReceiver<BfdCommand>,
@@ -161,7 +175,7 @@ enum Wake {
 impl BfdTask {
     async fn run(mut self) {
         loop {
-            let deadline = self.sessions.values().filter_map(|e| e.machine.poll_timeout()).min();
+            let deadline = self.sessions.values().filter_map(Entry::deadline).min();
             let wake = tokio::select! {
                 biased;
                 Some(received) = self.received.recv() => Wake::Datagram(received),
@@ -182,6 +196,19 @@ impl BfdTask {
             BfdCommand::Watch { spec, reports } => self.watch(spec, reports),
             BfdCommand::Reconfigure { peer, settings } => {
                 let now = Instant::now();
+                let path_changed = self.sessions.get(&peer).is_some_and(|entry| {
+                    entry.spec.settings.multihop != settings.multihop || entry.spec.settings.min_ttl != settings.min_ttl
+                });
+                if path_changed {
+                    // Single-hop and multihop are different sessions (ports, TTL rules): start anew.
+                    if let Some(entry) = self.sessions.get(&peer) {
+                        let spec = SessionSpec { settings, ..entry.spec.clone() };
+                        let reports = entry.reports.clone();
+                        info!(%peer, ?settings, "BFD hop mode changed: new session");
+                        self.watch(spec, reports);
+                    }
+                    return;
+                }
                 if let Some(entry) = self.sessions.get_mut(&peer) {
                     info!(%peer, ?settings, "BFD timers changed: renegotiating (Poll)");
                     entry.spec.settings = settings;
@@ -190,12 +217,15 @@ impl BfdTask {
                 }
             }
             BfdCommand::Stop { peer } => {
-                if let Some(mut entry) = self.sessions.remove(&peer) {
-                    let actions = entry.machine.admin_down(Instant::now());
-                    apply(&mut entry, actions);
-                    self.by_discriminator.remove(&entry.status_discriminator());
-                    info!(%peer, "BFD session removed (AdminDown sent)");
-                    self.close_unused_receivers();
+                if let Some(entry) = self.sessions.get_mut(&peer) {
+                    if entry.retiring.is_none() {
+                        let now = Instant::now();
+                        let interval = entry.status.tx_interval.max(MIN_ADMIN_DOWN_GAP);
+                        entry.retiring = Some(Retiring { remaining: ADMIN_DOWN_REPEATS, next: now });
+                        entry.retire_gap = interval;
+                        info!(%peer, "BFD session stopping: AdminDown to the router, not a failure");
+                        self.retire_due(now);
+                    }
                 }
             }
         }
@@ -203,10 +233,19 @@ impl BfdTask {
 
     fn watch(&mut self, spec: SessionSpec, reports: mpsc::UnboundedSender<BfdReport>) {
         if let Some(entry) = self.sessions.get_mut(&spec.peer) {
-            if entry.spec.local == spec.local && entry.spec.remote == spec.remote {
+            let same_path = entry.spec.local == spec.local
+                && entry.spec.remote == spec.remote
+                && entry.spec.settings.multihop == spec.settings.multihop
+                && entry.spec.settings.min_ttl == spec.settings.min_ttl;
+            if entry.retiring.is_none() && same_path {
                 // Same path: keep the session (and its Up state); only who listens may change.
                 entry.reports = reports;
                 entry.last_sent = None;
+                if entry.spec.settings != spec.settings {
+                    entry.spec.settings = spec.settings;
+                    let actions = entry.machine.reconfigure(Instant::now(), machine_config(&spec.settings));
+                    apply(entry, actions);
+                }
                 publish(entry, None);
                 return;
             }
@@ -230,7 +269,9 @@ impl BfdTask {
                 let local = sender.local_addr().unwrap_or(SocketAddr::new(spec.local, 0));
                 (Some(sender), local, None)
             }
-            Err(error) => (None, SocketAddr::new(spec.local, 0), Some(format!("cannot send from {}: {error}", spec.local))),
+            Err(error) => {
+                (None, SocketAddr::new(spec.local, 0), Some(format!("cannot send from {}: {error}", spec.local)))
+            }
         };
         let error = receiver_error.or(sender_error);
         match &error {
@@ -256,7 +297,18 @@ impl BfdTask {
             error,
         };
         self.by_discriminator.insert(discriminator, spec.peer.clone());
-        let mut entry = Entry { spec, multihop, min_ttl, machine, sender, reports, status, last_sent: None };
+        let mut entry = Entry {
+            spec,
+            multihop,
+            min_ttl,
+            machine,
+            sender,
+            reports,
+            status,
+            last_sent: None,
+            retiring: None,
+            retire_gap: Duration::ZERO,
+        };
         publish(&mut entry, None);
         let peer = entry.spec.peer.clone();
         self.sessions.insert(peer, entry);
@@ -269,11 +321,12 @@ impl BfdTask {
             return receiver.error.clone();
         }
         let receiver = match socket::bind_receiver(local) {
-            Ok(socket) => Receiver { task: tokio::spawn(receive_loop(socket, local, self.datagrams.clone())), error: None },
-            Err(error) => Receiver {
-                task: tokio::spawn(async {}),
-                error: Some(format!("cannot receive on {local}: {error}")),
-            },
+            Ok(socket) => {
+                Receiver { task: tokio::spawn(receive_loop(socket, local, self.datagrams.clone())), error: None }
+            }
+            Err(error) => {
+                Receiver { task: tokio::spawn(async {}), error: Some(format!("cannot receive on {local}: {error}")) }
+            }
         };
         let error = receiver.error.clone();
         self.receivers.insert(local, receiver);
@@ -340,17 +393,55 @@ impl BfdTask {
 
     fn timers(&mut self, now: Instant) {
         for entry in self.sessions.values_mut() {
-            if entry.machine.poll_timeout().is_some_and(|due| due <= now) {
+            if entry.retiring.is_none() && entry.machine.poll_timeout().is_some_and(|due| due <= now) {
                 let actions = entry.machine.handle_timeout(now);
                 apply(entry, actions);
             }
         }
+        self.retire_due(now);
+    }
+
+    /// Sends the AdminDown repeats that are due, and forgets the sessions that sent their last.
+    fn retire_due(&mut self, now: Instant) {
+        let mut gone = Vec::new();
+        for (name, entry) in self.sessions.iter_mut() {
+            let gap = entry.retire_gap;
+            let Some(retiring) = &mut entry.retiring else { continue };
+            if retiring.next > now {
+                continue;
+            }
+            retiring.remaining = retiring.remaining.saturating_sub(1);
+            retiring.next = now + gap;
+            let last = retiring.remaining == 0;
+            for action in entry.machine.admin_down(now) {
+                if let Action::Send(packet) = action {
+                    send(entry, &packet);
+                }
+            }
+            if last {
+                gone.push(name.clone());
+            }
+        }
+        for name in gone {
+            if let Some(entry) = self.sessions.remove(&name) {
+                self.by_discriminator.remove(&entry.status_discriminator());
+                debug!(peer = %name, "BFD session removed");
+            }
+        }
+        self.close_unused_receivers();
     }
 }
 
 impl Entry {
     fn status_discriminator(&self) -> u32 {
         self.machine.snapshot().local_discriminator
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match &self.retiring {
+            Some(retiring) => Some(retiring.next),
+            None => self.machine.poll_timeout(),
+        }
     }
 }
 
@@ -398,6 +489,10 @@ fn send(entry: &Entry, packet: &ControlPacket) {
 
 /// Sends the peer task a report when anything it shows changed, or on a failure.
 fn publish(entry: &mut Entry, failure: Option<Diagnostic>) {
+    // A stopping session has no listener any more: its peer is gone or has BFD turned off.
+    if entry.retiring.is_some() {
+        return;
+    }
     let snapshot = entry.machine.snapshot();
     let status = &mut entry.status;
     status.state = snapshot.state;
@@ -417,11 +512,7 @@ fn publish(entry: &mut Entry, failure: Option<Diagnostic>) {
 }
 
 fn machine_config(settings: &BfdConfig) -> bfd::Config {
-    bfd::Config {
-        desired_min_tx: settings.min_tx,
-        required_min_rx: settings.min_rx,
-        detect_mult: settings.multiplier,
-    }
+    bfd::Config { desired_min_tx: settings.min_tx, required_min_rx: settings.min_rx, detect_mult: settings.multiplier }
 }
 
 async fn receive_loop(socket: UdpSocket, local: SocketAddr, datagrams: mpsc::Sender<Received>) {

@@ -43,8 +43,7 @@ fn bird_with_bfd(net: &TestNet) -> Bird {
     options.extra_config = "protocol bfd { accept multihop; multihop { min rx interval 100 ms; \
                             min tx interval 100 ms; multiplier 3; }; }"
         .to_string();
-    options.protocol_options =
-        "bfd { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };".to_string();
+    options.protocol_options = "bfd { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };".to_string();
     Bird::start(options)
 }
 

@@ -236,4 +236,3 @@ mod tests {
         assert!(error.to_string().starts_with("rhi is not running"));
     }
 }
-

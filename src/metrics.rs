@@ -741,6 +741,7 @@ mod tests {
             rx_interval_ms: 100.0,
             detection_time_ms: 300.0,
             last_down: Some("Control Detection Time Expired".into()),
+            last_down_code: Some(1),
             last_down_seconds: Some(5),
             transitions: 4,
             error: None,

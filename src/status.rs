@@ -64,6 +64,9 @@ pub struct BfdInfo {
     pub detection_time_ms: f64,
     /// Why the session last left Up (RFC 5880 diagnostic), and how long ago.
     pub last_down: Option<String>,
+    /// The same diagnostic as its RFC 5880 code (1 = Control Detection Time Expired, ...).
+    #[serde(default)]
+    pub last_down_code: Option<u8>,
     pub last_down_seconds: Option<u64>,
     /// State changes since the session started.
     pub transitions: u64,

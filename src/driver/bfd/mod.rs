@@ -564,6 +564,7 @@ impl BfdStatus {
             rx_interval_ms: ms(self.rx_interval),
             detection_time_ms: ms(self.detection_time),
             last_down: self.last_down.map(|(diagnostic, _)| diagnostic.to_string()),
+            last_down_code: self.last_down.map(|(diagnostic, _)| diagnostic.code()),
             last_down_seconds: self
                 .last_down
                 .map(|(_, at)| SystemTime::now().duration_since(at).unwrap_or_default().as_secs()),

@@ -46,6 +46,11 @@ pub struct BirdOptions {
     pub protocol_options: String,
     /// Lines added at the top level of the config (filters, a `kernel` protocol, ...).
     pub extra_config: String,
+    /// `multihop;` in every `protocol bgp` block: required on loopback. false for a directly
+    /// connected neighbour (a veth pair between network namespaces: single-hop BFD).
+    pub multihop: bool,
+    /// Run BIRD inside this network namespace (`ip netns exec NAME bird ...`; needs root).
+    pub netns: Option<String>,
 }
 
 /// An additional neighbour of the BIRD instance.
@@ -75,6 +80,8 @@ impl BirdOptions {
             extra_peers: Vec::new(),
             protocol_options: String::new(),
             extra_config: String::new(),
+            multihop: true,
+            netns: None,
         }
     }
 
@@ -111,7 +118,7 @@ impl BirdOptions {
                  \x20 local {local} port {port} as {local_as};\n\
                  \x20 neighbor {addr} port {peer_port} as {peer_as};\n\
                  \x20 strict bind yes;   # listen on {local} only: other tests use :{port} elsewhere in 127/8\n\
-                 \x20 multihop;          # BIRD refuses loopback neighbours without it\n\
+                 \x20 {multihop}\n\
                  \x20 {mode}\n\
                  \x20 # After a protocol error BIRD restarts the protocol only after this (default 60 s).\n\
                  \x20 error wait time 1, 2;\n",
@@ -122,6 +129,11 @@ impl BirdOptions {
                 addr = peer.addr,
                 peer_port = peer.port,
                 peer_as = neighbor_as(peer.asn),
+                multihop = if self.multihop {
+                    "multihop;          # BIRD refuses loopback neighbours without it"
+                } else {
+                    "# directly connected: no multihop"
+                },
                 mode = if self.passive { "passive on;" } else { "connect delay time 1; connect retry time 1;" },
             );
             if let Some(hold) = self.hold_time {
@@ -156,10 +168,19 @@ impl Bird {
         let ctl = dir.join("bird.ctl");
         let pid_file = dir.join("bird.pid");
         let bird = program("bird");
+        let netns = options.netns.clone();
         let daemon = {
             let (config, ctl) = (config.clone(), ctl.clone());
             Daemon::spawn(format!("BIRD {}", options.router_addr), dir.join("bird.log"), move || {
-                let mut cmd = Command::new(&bird);
+                // `ip netns exec` execs BIRD in place: the PID stays BIRD's own.
+                let mut cmd = match &netns {
+                    Some(ns) => {
+                        let mut cmd = Command::new(program("ip"));
+                        cmd.args(["netns", "exec", ns]).arg(&bird);
+                        cmd
+                    }
+                    None => Command::new(&bird),
+                };
                 cmd.arg("-f").arg("-c").arg(&config).arg("-s").arg(&ctl).arg("-P").arg(&pid_file);
                 cmd
             })

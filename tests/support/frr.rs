@@ -39,6 +39,12 @@ pub struct FrrOptions {
     /// Lines added inside `router bgp` before the address families (e.g. "bgp bestpath
     /// as-path multipath-relax").
     pub bgp_options: String,
+    /// Run the daemons inside this network namespace (`ip netns exec`; needs root).
+    pub netns: Option<String>,
+    /// bfdd's configuration: when set, zebra and bfdd run next to bgpd (bgpd reaches bfdd
+    /// through zebra), all with their sockets in the private directory. Give it a namespace:
+    /// zebra manages the kernel's interfaces and routes.
+    pub bfdd_config: Option<String>,
 }
 
 impl FrrOptions {
@@ -56,6 +62,8 @@ impl FrrOptions {
             ibgp: false,
             hold_time: None,
             bgp_options: String::new(),
+            netns: None,
+            bfdd_config: None,
         }
     }
 
@@ -113,11 +121,28 @@ impl FrrOptions {
     }
 }
 
-/// An FRR bgpd process (`-Z -S -l ADDR -p PORT -P 0 --vty_socket DIR`) queried with vtysh.
+/// An FRR bgpd process (`-Z -S -l ADDR -p PORT -P 0 --vty_socket DIR`) queried with vtysh;
+/// with [`FrrOptions::bfdd_config`], zebra and bfdd too (bgpd then without `-Z`).
 pub struct Frr {
+    // Field order = drop order: bgpd, bfdd, zebra, then the directory.
     daemon: Daemon,
+    bfdd: Option<Daemon>,
+    zebra: Option<Daemon>,
     options: FrrOptions,
     dir: WorkDir,
+}
+
+/// A `Command` for an FRR program, inside `netns` if given (`ip netns exec` execs in place, so
+/// the PID is the daemon's own).
+fn frr_command(program_path: &Path, netns: Option<&str>) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut cmd = Command::new(program("ip"));
+            cmd.args(["netns", "exec", ns]).arg(program_path);
+            cmd
+        }
+        None => Command::new(program_path),
+    }
 }
 
 impl Frr {
@@ -129,21 +154,40 @@ impl Frr {
         let pid_file = dir.join("bgpd.pid");
         let bgpd = program(BGPD);
         let (addr, port) = (options.router_addr.to_string(), options.port.to_string());
+        let netns = options.netns.clone();
+        let zserv = dir.join("zserv.api");
+        let (zebra, bfdd) = match &options.bfdd_config {
+            Some(bfdd_config) => {
+                let zebra = start_helper(&dir, "zebra", "! zebra: interfaces only\n", netns.as_deref(), &[]);
+                wait_until_ok(secs(10), "zebra to open its zserv socket", || {
+                    zebra.assert_running();
+                    if zserv.exists() {
+                        Ok(())
+                    } else {
+                        Err(format!("no {}", zserv.display()))
+                    }
+                });
+                let bfdctl = dir.join("bfdd.sock").display().to_string();
+                let bfdd = start_helper(&dir, "bfdd", bfdd_config, netns.as_deref(), &["--bfdctl", &bfdctl]);
+                (Some(zebra), Some(bfdd))
+            }
+            None => (None, None),
+        };
+        let with_zebra = zebra.is_some();
         let daemon = Daemon::spawn(format!("FRR {}", options.router_addr), dir.join("bgpd.log"), move || {
-            let mut cmd = Command::new(&bgpd);
+            let mut cmd = frr_command(&bgpd, netns.as_deref());
             // -Z: no zebra; -S: stay root, no frr user; -l implies never touching the
             // kernel; -P 0: no TCP vty.
-            cmd.arg("-f")
-                .arg(&config)
-                .arg("-i")
-                .arg(&pid_file)
-                .arg("--vty_socket")
-                .arg(&vty_dir)
-                .args(["-Z", "-S", "-l", &addr, "-p", &port, "-P", "0"])
-                .args(["--log", "stdout", "--log-level", "info"]);
+            cmd.arg("-f").arg(&config).arg("-i").arg(&pid_file).arg("--vty_socket").arg(&vty_dir);
+            if with_zebra {
+                cmd.arg("-z").arg(&zserv);
+            } else {
+                cmd.arg("-Z");
+            }
+            cmd.args(["-S", "-l", &addr, "-p", &port, "-P", "0"]).args(["--log", "stdout", "--log-level", "info"]);
             cmd
         });
-        let frr = Frr { daemon, options, dir };
+        let frr = Frr { daemon, bfdd, zebra, options, dir };
         frr.wait_ready();
         frr
     }
@@ -154,10 +198,21 @@ impl Frr {
             self.daemon.assert_running();
             self.vtysh(&["show bgp summary json"])
         });
+        if let Some(bfdd) = &self.bfdd {
+            wait_until_ok(secs(10), "bfdd to answer vtysh", || {
+                bfdd.assert_running();
+                self.vtysh(&["show bfd peers json"])
+            });
+        }
     }
 
     pub fn options(&self) -> &FrrOptions {
         &self.options
+    }
+
+    /// The bfdd process, when [`FrrOptions::bfdd_config`] is set (to stop and resume it).
+    pub fn bfdd(&self) -> Option<&Daemon> {
+        self.bfdd.as_ref()
     }
 
     pub fn dir(&self) -> &Path {
@@ -232,6 +287,23 @@ impl Router for Frr {
         let json: Value = serde_json::from_str(&out).map_err(|e| format!("bad JSON from vtysh ({e}): {out}"))?;
         json[&peer]["bgpState"].as_str().map(str::to_string).ok_or_else(|| format!("no bgpState for {peer} in: {out}"))
     }
+}
+
+/// zebra or bfdd (`/usr/lib/frr/NAME`) with its config, PID file, vty socket and zserv socket in
+/// `dir`. They cannot skip the user switch as bgpd can (`-S`): root with the `frrvty` group
+/// (Debian's frr package creates it) passes their check that the user may own the vty socket.
+fn start_helper(dir: &WorkDir, name: &str, config: &str, netns: Option<&str>, extra: &[&str]) -> Daemon {
+    let config = dir.write(&format!("{name}.conf"), config);
+    let binary = program(&format!("/usr/lib/frr/{name}"));
+    let (pid_file, vty_dir, zserv) =
+        (dir.join(&format!("{name}.pid")), dir.path().to_path_buf(), dir.join("zserv.api"));
+    let (netns, extra) = (netns.map(str::to_string), extra.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    Daemon::spawn(format!("FRR {name}"), dir.join(&format!("{name}.log")), move || {
+        let mut cmd = frr_command(&binary, netns.as_deref());
+        cmd.arg("-f").arg(&config).arg("-i").arg(&pid_file).arg("--vty_socket").arg(&vty_dir).arg("-z").arg(&zserv);
+        cmd.args(["-u", "root", "-g", "frrvty", "-P", "0", "--log", "stdout", "--log-level", "info"]).args(&extra);
+        cmd
+    })
 }
 
 /// vtysh prints one JSON document per `-c`, back to back.

@@ -30,6 +30,7 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod bfd_lab;
 pub mod bird;
 pub mod exabgp;
 pub mod frr;

@@ -59,6 +59,25 @@ impl RhiProcess {
         RhiProcess { daemon, config, dir }
     }
 
+    /// Like [`RhiProcess::start`], inside a network namespace (`ip netns exec NAME rhi run ...`,
+    /// which execs rhi in place, so the PID is rhi's own; needs root). The control socket is a
+    /// path, so [`RhiProcess::client`] works from outside the namespace.
+    pub fn start_in_netns(config_yaml: &str, netns: &str) -> RhiProcess {
+        let dir = WorkDir::new("rhi");
+        let config = dir.write("rhi.yaml", &expand(config_yaml, dir.path()));
+        let netns = netns.to_string();
+        let daemon = {
+            let config = config.clone();
+            Daemon::spawn(format!("rhi in {netns}"), dir.join("rhi.log"), move || {
+                let mut cmd = Command::new(super::process::program("ip"));
+                cmd.args(["netns", "exec", &netns]).arg(rhi_bin()).arg("run").arg("-c").arg(&config);
+                cmd.env_remove("RHI_CONFIG");
+                cmd
+            })
+        };
+        RhiProcess { daemon, config, dir }
+    }
+
     /// `rhi run --exabgp-config FILE` with an ExaBGP configuration (with [`DIR_PLACEHOLDER`]
     /// replaced), its control socket at `DIR/rhi.sock` (an ExaBGP file cannot name one).
     pub fn start_exabgp(exabgp_conf: &str) -> RhiProcess {

@@ -734,6 +734,7 @@ mod tests {
             state: "Up".into(),
             remote_state: "Up".into(),
             has_been_up: true,
+            router_admin_down: false,
             multihop: true,
             local: "127.0.0.6:50000".into(),
             remote: status.peers[0].address,

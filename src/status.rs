@@ -53,6 +53,9 @@ pub struct BfdInfo {
     /// The session has been Up at least once; until then BFD never takes a session down (the
     /// router may not run BFD for rhi at all).
     pub has_been_up: bool,
+    /// The router set the session AdminDown and has not brought it Up since (not a failure).
+    #[serde(default)]
+    pub router_admin_down: bool,
     pub multihop: bool,
     /// Our address and source port, and the router's address.
     pub local: String,

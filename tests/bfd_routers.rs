@@ -400,6 +400,10 @@ fn frr_admin_down_is_not_a_failure() {
     });
     let peer = rhi_peer(&rhi).expect("status");
     assert_eq!(peer["bfd"]["last_down"], "Neighbor Signaled Session Down", "{peer}");
+    // Still shown as the router's AdminDown long after its one packet, not as a plain Down.
+    assert_eq!(peer["bfd"]["router_admin_down"], true, "{peer}");
+    let (_, text, _) = rhi.client(&["status"]);
+    assert!(text.contains("Down (router: AdminDown)"), "{text}");
     assert!(!peer["last_error"].as_str().unwrap_or_default().contains("BFD"), "{peer}");
     frr.wait_route(VIP, secs(1));
 
@@ -409,6 +413,7 @@ fn frr_admin_down_is_not_a_failure() {
     let after = wait_rhi_bfd_up(&rhi, secs(15));
     assert_eq!(after["state"], "Established", "{after}");
     assert_eq!(flaps(&after), flaps(&before), "AdminDown and back without a BGP flap: {after}");
+    assert_eq!(after["bfd"]["router_admin_down"], false, "Up again: {after}");
     eprintln!("FRR AdminDown: BGP stayed Established, rhi's BFD: {}", after["bfd"]);
 }
 

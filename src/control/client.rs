@@ -187,7 +187,7 @@ fn bfd_table(status: &Status) -> String {
             let state = match (&b.error, b.has_been_up, b.state.as_str()) {
                 (Some(error), _, _) => format!("not running: {error}"),
                 (None, false, _) => format!("{} (waiting for the router; no action until Up)", b.state),
-                (None, true, "Down") if b.remote_state == "AdminDown" => "Down (router: AdminDown)".to_string(),
+                (None, true, "Down") if b.router_admin_down => "Down (router: AdminDown)".to_string(),
                 (None, true, state) => state.to_string(),
             };
             let last_down = match (&b.last_down, b.last_down_seconds) {

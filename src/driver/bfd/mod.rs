@@ -68,6 +68,10 @@ pub struct BfdStatus {
     /// The session has been Up at least once: until then BFD takes no action (the router may
     /// not run BFD for us at all).
     pub has_been_up: bool,
+    /// The router took the session down administratively (AdminDown) and has not brought it
+    /// Up since: not a failure. Kept here because a router may send AdminDown only once, and
+    /// the machine forgets the remote state one detection time after the last packet.
+    pub router_admin_down: bool,
     pub multihop: bool,
     pub local: SocketAddr,
     pub remote: IpAddr,
@@ -286,6 +290,7 @@ impl BfdTask {
             state: snapshot.state,
             remote_state: snapshot.remote_state,
             has_been_up: false,
+            router_admin_down: false,
             multihop,
             local,
             remote: spec.remote,
@@ -456,6 +461,8 @@ fn apply(entry: &mut Entry, actions: Vec<Action>) {
                 if transition.to == SessionState::Up {
                     entry.status.has_been_up = true;
                 }
+                entry.status.router_admin_down = transition.remote_admin_down
+                    || (entry.status.router_admin_down && transition.to != SessionState::Up);
                 if transition.from == SessionState::Up {
                     entry.status.last_down = Some((transition.diagnostic, SystemTime::now()));
                 }
@@ -557,6 +564,7 @@ impl BfdStatus {
             state: self.state.to_string(),
             remote_state: self.remote_state.to_string(),
             has_been_up: self.has_been_up,
+            router_admin_down: self.router_admin_down,
             multihop: self.multihop,
             local: self.local.to_string(),
             remote: self.remote,

@@ -423,7 +423,65 @@ fn bird_bfd_session_rows_parse() {
                 IP address                Interface  State      Since         Interval  Timeout\n\
                 127.77.1.2                ---        Up         03:16:24.028    0.100    0.300\n\
                 10.77.0.1                 veth-rtr   Down       03:16:24.028    1.000    0.000\n";
-    assert_eq!(parse_bird_bfd_sessions(text, "127.77.1.2".parse().unwrap()), Some("Up".into()));
-    assert_eq!(parse_bird_bfd_sessions(text, "10.77.0.1".parse().unwrap()), Some("Down".into()));
+    let row = |state: &str, interval, timeout| Some(BirdBfdSession { state: state.into(), interval, timeout });
+    assert_eq!(parse_bird_bfd_sessions(text, "127.77.1.2".parse().unwrap()), row("Up", 0.1, 0.3));
+    assert_eq!(parse_bird_bfd_sessions(text, "10.77.0.1".parse().unwrap()), row("Down", 1.0, 0.0));
     assert_eq!(parse_bird_bfd_sessions(text, "127.77.1.3".parse().unwrap()), None);
+}
+
+/// Reload changes BFD timers on the running session: rhi renegotiates with a Poll sequence
+/// (RFC 5880 §6.5) and BIRD follows, while neither BFD nor BGP goes down. BIRD running the new
+/// intervals is what proves the reload was applied, not silently ignored.
+#[test]
+fn reload_renegotiates_bfd_timers_without_resetting_bgp() {
+    if !require(&[Peer::Bird]) {
+        return;
+    }
+    let net = TestNet::allocate();
+    let bird = bird_with_bfd(
+        BirdOptions::new(&net),
+        format!("protocol bfd bfd1 {{ strict bind yes; accept multihop; multihop {{ {BIRD_TIMERS} }}; }}"),
+    );
+    let config = |ms: u32| {
+        let bfd = format!("{{min_rx: {ms}ms, min_tx: {ms}ms, multiplier: 3, multihop: true}}");
+        rhi_config(net.injector(), net.router(), Some(NEXT_HOP_V4), &bfd)
+    };
+    let rhi = RhiProcess::start(&config(100));
+    // BIRD's interval follows our min_rx, its timeout 3 × our min_tx.
+    let (router, injector) = (&bird, net.injector());
+    let bird_runs = |interval: f64, timeout: f64| {
+        move || -> Result<(), String> {
+            let row = bird_bfd_session(router, injector)?;
+            let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+            if row.state == "Up" && close(row.interval, interval) && close(row.timeout, timeout) {
+                Ok(())
+            } else {
+                Err(format!("{row:?}"))
+            }
+        }
+    };
+    wait_until_ok(secs(15), "BIRD's BFD Up at 100 ms", bird_runs(0.1, 0.3));
+    let before = wait_rhi_established_with_bfd(&rhi, secs(10));
+
+    rhi.write_config(&config(300));
+    let reloaded = Instant::now();
+    let (code, out, err) = rhi.client(&["reload"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("timers changed (session kept)"), "{out}");
+    wait_until_ok(secs(10), "BIRD's BFD at 300 ms", bird_runs(0.3, 0.9));
+    eprintln!("MEASURED BIRD runs the reloaded BFD timers {} ms after rhi reload", ms(reloaded.elapsed()));
+    let after = wait_until_ok(secs(5), "rhi to show the negotiated 300 ms", || {
+        let peer = rhi_peer(&rhi)?;
+        let bfd = &peer["bfd"];
+        if bfd["tx_interval_ms"] == 300.0 && bfd["detection_time_ms"] == 900.0 {
+            Ok(peer)
+        } else {
+            Err(format!("{bfd}"))
+        }
+    });
+    assert_eq!(after["state"], "Established", "{after}");
+    assert_eq!(flaps(&after), flaps(&before), "the BGP session was reset: {after}");
+    assert_eq!(after["bfd"]["last_down"], Value::Null, "BFD went down during the Poll: {after}");
+    assert!(rhi.log().contains("renegotiating (Poll)"), "{}", rhi.log());
+    bird.wait_route(VIP, secs(1));
 }

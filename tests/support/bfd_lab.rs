@@ -213,15 +213,37 @@ pub fn wait_rhi_established_with_bfd(rhi: &RhiProcess, timeout: Duration) -> Val
 /// The state BIRD shows for its BFD session with `neighbor` (`birdc show bfd sessions`: "Up",
 /// "Down", "Init", ...). BIRD must be running (birdc waits forever for a stopped BIRD).
 pub fn bird_bfd_state(bird: &Bird, neighbor: IpAddr) -> Result<String, String> {
+    bird_bfd_session(bird, neighbor).map(|row| row.state)
+}
+
+/// BIRD's whole row for its BFD session with `neighbor`.
+pub fn bird_bfd_session(bird: &Bird, neighbor: IpAddr) -> Result<BirdBfdSession, String> {
     let out = bird.birdc(&["show", "bfd", "sessions"])?;
     parse_bird_bfd_sessions(&out, neighbor).ok_or_else(|| format!("no BFD session with {neighbor} in:\n{out}"))
 }
 
-/// From "IP address  Interface  State  Since  Interval  Timeout" rows.
-pub fn parse_bird_bfd_sessions(text: &str, neighbor: IpAddr) -> Option<String> {
+/// One row of `birdc show bfd sessions`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BirdBfdSession {
+    pub state: String,
+    /// BIRD's transmit interval and its detection timeout, in seconds.
+    pub interval: f64,
+    pub timeout: f64,
+}
+
+/// From "IP address  Interface  State  Since  Interval  Timeout" rows (Since may be two words).
+pub fn parse_bird_bfd_sessions(text: &str, neighbor: IpAddr) -> Option<BirdBfdSession> {
     text.lines().find_map(|line| {
         let cols: Vec<&str> = line.split_whitespace().collect();
-        (cols.first()?.parse::<IpAddr>().ok()? == neighbor).then(|| cols.get(2).map(|s| s.to_string()))?
+        if cols.len() < 6 || cols[0].parse::<IpAddr>().ok()? != neighbor {
+            return None;
+        }
+        let number = |i: usize| cols[i].parse::<f64>().ok();
+        Some(BirdBfdSession {
+            state: cols[2].to_string(),
+            interval: number(cols.len() - 2)?,
+            timeout: number(cols.len() - 1)?,
+        })
     })
 }
 

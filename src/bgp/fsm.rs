@@ -28,6 +28,16 @@
 //!   empty intersection still brings the session up with no families: the peer is reachable and
 //!   the speaker has nothing to announce to it, which `rhi status` can show plainly.
 //! - **ROUTE-REFRESH** for a family that was not negotiated is dropped (RFC 2918 §4: "ignore").
+//! - **Send hold timer** (RFC 9687). Armed on entering Established and restarted by
+//!   [`Event::SendProgress`], which the driver reports when the socket accepted what we sent (the
+//!   FSM never sees the bytes leave). On expiry: NOTIFICATION Send Hold Timer Expired (code 8),
+//!   `Close`, and a restart with backoff like any failure; the driver makes the NOTIFICATION
+//!   best-effort, so a peer that reads nothing cannot delay the close (RFC 9687 §4 allows that).
+//!   Its value is `send_hold_time`, or by default max(8 min, 2 × the negotiated hold time) (§5);
+//!   a configured value not above the negotiated hold time is raised to hold time + 1 s, as §4
+//!   requires SendHoldTime to exceed HoldTime (so a KEEPALIVE is always due before it expires).
+//!   With a negotiated hold time of 0 the timer is not used at all (§4: "stopped"): no
+//!   KEEPALIVEs flow then, and an idle session must not be mistaken for a stuck one.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -47,6 +57,9 @@ const BGP_VERSION: u8 = 4;
 /// RFC 4271 §8.2.2: the hold timer while waiting for the peer's OPEN is "a large value";
 /// 4 minutes is the suggested one.
 const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
+
+/// RFC 9687 §5: the default send hold time is the greater of this and twice the hold time.
+const MIN_DEFAULT_SEND_HOLD_TIME: Duration = Duration::from_secs(480);
 
 /// How long an outbound connect may stay unanswered before it is abandoned and tried afresh.
 /// The kernel would keep retransmitting SYNs for about two minutes, with gaps doubling up to
@@ -98,6 +111,8 @@ pub struct FsmConfig {
     pub connect_retry_max: Duration,
     /// Families to offer (Multiprotocol capabilities).
     pub families: Vec<Family>,
+    /// RFC 9687 SendHoldTime; `None` = max(8 min, 2 × the negotiated hold time).
+    pub send_hold_time: Option<Duration>,
 }
 
 /// What both OPENs agreed on; handed to the driver when the session is Established.
@@ -144,6 +159,9 @@ pub enum Event {
     BfdDown {
         diagnostic: String,
     },
+    /// The socket accepted data we sent, at the `now` given with this event (RFC 9687: restarts
+    /// the send hold timer). Reporting an older instant than one already reported is harmless.
+    SendProgress,
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -199,6 +217,8 @@ pub struct Fsm {
     connect_retry_at: Option<Instant>,
     hold_at: Option<Instant>,
     keepalive_at: Option<Instant>,
+    /// Established with a non-zero hold time: when the peer will be deemed to read nothing.
+    send_hold_at: Option<Instant>,
     last_error: Option<String>,
 }
 
@@ -213,6 +233,7 @@ impl Fsm {
             connect_retry_at: None,
             hold_at: None,
             keepalive_at: None,
+            send_hold_at: None,
             last_error: None,
         }
     }
@@ -248,7 +269,24 @@ impl Fsm {
 
     /// The earliest armed deadline: the driver should call [`Fsm::handle_timeout`] then.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.connect_retry_at, self.hold_at, self.keepalive_at].into_iter().flatten().min()
+        [self.connect_retry_at, self.hold_at, self.keepalive_at, self.send_hold_at].into_iter().flatten().min()
+    }
+
+    /// The send hold time in force for the current session (RFC 9687): `None` unless
+    /// Established with a non-zero hold time.
+    pub fn send_hold_time(&self) -> Option<Duration> {
+        match &self.phase {
+            Phase::Established { negotiated, .. } => self.send_hold_time_for(negotiated.hold_time),
+            _ => None,
+        }
+    }
+
+    /// A reload changed `send_hold_time`: it applies from now on, to the running session too.
+    pub fn set_send_hold_time(&mut self, now: Instant, send_hold_time: Option<Duration>) {
+        self.config.send_hold_time = send_hold_time;
+        if self.send_hold_at.is_some() {
+            self.send_hold_at = self.send_hold_time().and_then(|d| now.checked_add(d));
+        }
     }
 
     pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
@@ -288,6 +326,10 @@ impl Fsm {
                     Notification { code: code::CEASE, subcode: cease_subcode::BFD_DOWN, data: Bytes::new() };
                 self.shut(now, Some(notification), format!("BFD down: {diagnostic}"), Restart::Backoff)
             }
+            Event::SendProgress => {
+                self.restart_send_hold_timer(now);
+                Vec::new()
+            }
         }
     }
 
@@ -298,6 +340,9 @@ impl Fsm {
         // Hold first: once the session is dead, a keepalive due at the same instant is moot.
         if is_due(self.hold_at, now) {
             actions.extend(self.on_hold_timer(now));
+        }
+        if is_due(self.send_hold_at, now) {
+            actions.extend(self.on_send_hold_timer(now));
         }
         if is_due(self.keepalive_at, now) {
             self.keepalive_at = self.keepalive_interval().and_then(|k| now.checked_add(k));
@@ -380,6 +425,39 @@ impl Fsm {
         }
         let notification = Notification { code: code::HOLD_TIMER_EXPIRED, subcode: 0, data: Bytes::new() };
         self.shut(now, Some(notification), "hold timer expired".to_string(), Restart::Backoff)
+    }
+
+    fn on_send_hold_timer(&mut self, now: Instant) -> Vec<Action> {
+        let send_hold_time = self.send_hold_time();
+        self.send_hold_at = None;
+        let Some(send_hold_time) = send_hold_time else { return Vec::new() };
+        let notification = Notification { code: code::SEND_HOLD_TIMER_EXPIRED, subcode: 0, data: Bytes::new() };
+        let reason = format!(
+            "send hold timer expired: the peer has not read what we sent for {}",
+            humantime::format_duration(send_hold_time)
+        );
+        self.shut(now, Some(notification), reason, Restart::Backoff)
+    }
+
+    /// RFC 9687: restarted each time a message goes out, here each time the driver reports that
+    /// the socket took data. Only ever moves later: a stale report cannot shorten it.
+    fn restart_send_hold_timer(&mut self, now: Instant) {
+        let (Some(armed), Some(send_hold_time)) = (self.send_hold_at, self.send_hold_time()) else { return };
+        if let Some(at) = now.checked_add(send_hold_time) {
+            self.send_hold_at = Some(armed.max(at));
+        }
+    }
+
+    /// RFC 9687 §4 and §5 for a session that negotiated `hold_time` seconds.
+    fn send_hold_time_for(&self, hold_time: u16) -> Option<Duration> {
+        if hold_time == 0 {
+            return None;
+        }
+        let hold = Duration::from_secs(hold_time.into());
+        Some(match self.config.send_hold_time {
+            Some(configured) => configured.max(hold + Duration::from_secs(1)),
+            None => MIN_DEFAULT_SEND_HOLD_TIME.max(2 * hold),
+        })
     }
 
     fn on_connect_retry_timer(&mut self, now: Instant) -> Vec<Action> {
@@ -547,6 +625,7 @@ impl Fsm {
         };
         let negotiated = negotiated.clone();
         let up = Action::Up(negotiated.clone());
+        self.send_hold_at = self.send_hold_time_for(negotiated.hold_time).and_then(|d| now.checked_add(d));
         self.phase = Phase::Established { negotiated, since: now };
         // The keepalive timer keeps running from OpenConfirm, where our first KEEPALIVE went.
         self.restart_hold_timer(now);
@@ -591,6 +670,7 @@ impl Fsm {
         }
         self.hold_at = None;
         self.keepalive_at = None;
+        self.send_hold_at = None;
         self.connect_retry_at = None;
         match restart {
             Restart::Backoff if self.started => {
@@ -769,6 +849,7 @@ mod tests {
             connect_retry: 5 * SECOND,
             connect_retry_max: 60 * SECOND,
             families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+            send_hold_time: None,
         }
     }
 
@@ -1271,6 +1352,138 @@ mod tests {
         assert_eq!(fsm.state(), State::Connect);
     }
 
+    // ---- Send hold timer (RFC 9687) ----
+
+    /// Established with hold time `hold` (both sides offer it) and this `send_hold_time`.
+    fn established_with(hold: u16, send_hold_time: Option<Duration>) -> (Fsm, Instant) {
+        let config = FsmConfig { hold_time: hold, send_hold_time, ..config() };
+        established(config, Open { hold_time: hold, ..peer_open() })
+    }
+
+    #[test]
+    fn send_hold_timer_expiry_sends_8_0_closes_goes_down_and_retries() {
+        // The peer keeps its KEEPALIVEs coming (our hold timer never fires), but reads nothing.
+        let (mut fsm, t0) = established_with(3, Some(5 * SECOND));
+        assert_eq!(fsm.send_hold_time(), Some(5 * SECOND));
+        let mut now = t0;
+        while now < t0 + 4 * SECOND {
+            now += SECOND;
+            fsm.handle(now, received(Message::Keepalive));
+            fsm.handle_timeout(now);
+            assert_eq!(fsm.state(), State::Established);
+        }
+        let t1 = t0 + 5 * SECOND;
+        let actions = fsm.handle_timeout(t1);
+        let reason = "send hold timer expired: the peer has not read what we sent for 5s";
+        assert_eq!(
+            actions,
+            vec![
+                Action::Send(Message::Notification(notification(8, 0, &[]))),
+                Action::Close,
+                Action::Down { reason: reason.to_string() },
+            ]
+        );
+        assert_eq!(fsm.last_error(), Some(reason));
+        assert_eq!(fsm.send_hold_time(), None);
+        // A failure like any other: the retry waits out the backoff.
+        assert_retry_after(&fsm, t1, 5 * SECOND);
+    }
+
+    #[test]
+    fn send_progress_restarts_the_send_hold_timer() {
+        let (mut fsm, t0) = established_with(3, Some(5 * SECOND));
+        assert_eq!(fsm.send_hold_at, Some(t0 + 5 * SECOND));
+        let t1 = t0 + 4 * SECOND;
+        assert_eq!(fsm.handle(t1, Event::SendProgress), vec![]);
+        assert_eq!(fsm.send_hold_at, Some(t1 + 5 * SECOND));
+        // The old deadline passes harmlessly (only keepalives and the hold timer are due).
+        fsm.handle(t0 + 5 * SECOND, received(Message::Keepalive));
+        let actions = fsm.handle_timeout(t0 + 5 * SECOND);
+        assert!(actions.iter().all(|a| *a == Action::Send(Message::Keepalive)), "{actions:?}");
+        assert_eq!(fsm.state(), State::Established);
+        // A stale report (an instant before the last one) does not pull the deadline in.
+        fsm.handle(t0 + SECOND, Event::SendProgress);
+        assert_eq!(fsm.send_hold_at, Some(t1 + 5 * SECOND));
+        // Without further progress it fires at the restarted deadline.
+        fsm.handle(t1 + 4 * SECOND, received(Message::Keepalive));
+        let actions = fsm.handle_timeout(t1 + 5 * SECOND);
+        assert_eq!(sent_notification(&actions), Some(&notification(8, 0, &[])));
+        assert_eq!(fsm.state(), State::Idle);
+    }
+
+    #[test]
+    fn send_hold_timer_is_not_armed_before_established() {
+        let config = FsmConfig { hold_time: 3, send_hold_time: Some(5 * SECOND), ..config() };
+        let open = Open { hold_time: 3, ..peer_open() };
+        let (mut fsm, t0) = open_sent(config.clone());
+        assert_eq!(fsm.send_hold_at, None);
+        fsm.handle(t0, Event::SendProgress);
+        assert_eq!(fsm.send_hold_at, None);
+        let (mut fsm, t0) = open_confirm(config, open);
+        fsm.handle(t0, Event::SendProgress);
+        assert_eq!((fsm.send_hold_at, fsm.send_hold_time()), (None, None));
+        // Established arms it; leaving Established disarms it.
+        let t1 = t0 + SECOND;
+        fsm.handle(t1, received(Message::Keepalive));
+        assert_eq!(fsm.send_hold_at, Some(t1 + 5 * SECOND));
+        fsm.handle(t1, Event::TcpFailed);
+        assert_eq!(fsm.send_hold_at, None);
+        fsm.handle(t1, Event::SendProgress);
+        assert_eq!(fsm.send_hold_at, None);
+    }
+
+    #[test]
+    fn default_send_hold_time_is_the_greater_of_8_minutes_and_twice_the_hold_time() {
+        let (fsm, t0) = established_with(90, None);
+        assert_eq!(fsm.send_hold_time(), Some(480 * SECOND));
+        assert_eq!(fsm.send_hold_at, Some(t0 + 480 * SECOND));
+        let (fsm, _) = established_with(3, None);
+        assert_eq!(fsm.send_hold_time(), Some(480 * SECOND));
+        let (fsm, t0) = established_with(300, None);
+        assert_eq!(fsm.send_hold_time(), Some(600 * SECOND));
+        assert_eq!(fsm.send_hold_at, Some(t0 + 600 * SECOND));
+        // The negotiated hold time counts, not ours: we offer 90 s, the peer 9 s.
+        let (fsm, _) = established(config(), Open { hold_time: 9, ..peer_open() });
+        assert_eq!(fsm.send_hold_time(), Some(480 * SECOND));
+    }
+
+    #[test]
+    fn a_configured_send_hold_time_must_exceed_the_hold_time() {
+        // RFC 9687 §4: SendHoldTime > HoldTime. 5 s with a 90 s hold time becomes 91 s, so the
+        // KEEPALIVE due every 30 s is always written before it could expire.
+        let (fsm, _) = established_with(90, Some(5 * SECOND));
+        assert_eq!(fsm.send_hold_time(), Some(91 * SECOND));
+        let (fsm, _) = established_with(9, Some(60 * SECOND));
+        assert_eq!(fsm.send_hold_time(), Some(60 * SECOND));
+    }
+
+    #[test]
+    fn hold_time_zero_runs_no_send_hold_timer() {
+        // RFC 9687 §4: the SendHoldTimer is stopped when the negotiated hold time is zero (no
+        // KEEPALIVEs flow, so an idle session would look stuck), configured or not.
+        for send_hold_time in [None, Some(5 * SECOND)] {
+            let (mut fsm, t0) = established_with(0, send_hold_time);
+            assert_eq!(fsm.send_hold_time(), None);
+            assert_eq!(fsm.poll_timeout(), None);
+            fsm.handle(t0, Event::SendProgress);
+            assert_eq!(fsm.poll_timeout(), None);
+            assert_eq!(fsm.handle_timeout(t0 + Duration::from_secs(86_400)), vec![]);
+            assert_eq!(fsm.state(), State::Established);
+        }
+    }
+
+    #[test]
+    fn a_reload_of_send_hold_time_applies_to_the_running_session() {
+        let (mut fsm, t0) = established_with(3, None);
+        let t1 = t0 + 10 * SECOND;
+        fsm.set_send_hold_time(t1, Some(7 * SECOND));
+        assert_eq!(fsm.send_hold_at, Some(t1 + 7 * SECOND));
+        // Not Established: only the configuration changes, for the next session.
+        let (mut fsm, t0) = open_sent(config());
+        fsm.set_send_hold_time(t0, Some(7 * SECOND));
+        assert_eq!(fsm.send_hold_at, None);
+    }
+
     #[test]
     fn messages_from_the_peer_restart_the_hold_timer() {
         let (mut fsm, t0) = established(config(), peer_open());
@@ -1716,7 +1929,7 @@ mod tests {
 
     fn random_event(rng: &mut SplitMix64) -> Event {
         let pick = |rng: &mut SplitMix64, n: u64| rng.next_u64() % n;
-        match pick(rng, 17) {
+        match pick(rng, 18) {
             0 => Event::Start,
             1 => Event::Stop { message: "ü".repeat(pick(rng, 200) as usize) },
             2 | 3 => Event::TcpConnected,
@@ -1745,6 +1958,7 @@ mod tests {
             }
             13 => Event::DecodeError(notification(3, 1, &[])),
             14 => Event::CollisionLost,
+            15 => Event::SendProgress,
             // Weight towards the happy path so that Established is reached often.
             _ => received(Message::Keepalive),
         }
@@ -1779,6 +1993,7 @@ mod tests {
                 passive: seed % 4 == 0,
                 hold_time: [0, 3, 9, 90][(seed % 7 % 4) as usize],
                 remote_as: if seed % 5 == 0 { 65010 } else { 65000 },
+                send_hold_time: [None, Some(Duration::from_secs(4))][(seed % 3 % 2) as usize],
                 ..config()
             };
             let (passive, remote_as) = (config.passive, config.remote_as);

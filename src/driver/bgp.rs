@@ -5,12 +5,19 @@
 //! router that reads slowly slows down only the UPDATEs we produce (changes coalesce in the
 //! Adj-RIB-Out meanwhile) and never stops us from reading its KEEPALIVEs. The peer task itself
 //! never awaits a write.
+//!
+//! The writer records when the socket last took data ([`WriteProgress`]); before the FSM's timers
+//! are judged, the peer task reports the latest instant as [`Event::SendProgress`] (RFC 9687's
+//! send hold timer), so the peer task is not woken per write. A writer with nothing left to write
+//! counts as progressing: an idle session is not a stuck one. Closing is bounded in time, whatever
+//! the router does (`bgp_close`).
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,6 +36,7 @@ use crate::bgp::message::{Message, Update};
 use crate::bgp::nlri::Family;
 use crate::bgp::notification::{code, Notification};
 use crate::config::PeerConfig;
+use crate::driver::bgp_close::{self, Closing, CLOSE_FLUSH};
 use crate::policy::{Announcement, SessionContext};
 use crate::rib::{pack, AdjRibOut};
 
@@ -36,8 +44,9 @@ use crate::rib::{pack, AdjRibOut};
 const WRITER_QUEUE: usize = 64;
 /// Prefixes taken from the Adj-RIB-Out per packing round.
 const BATCH_PREFIXES: usize = 4096;
-/// How long a closing connection gets to flush its last messages (the NOTIFICATION).
-const CLOSE_FLUSH: Duration = Duration::from_secs(1);
+/// On shutdown, a writer queue without room for this long means the router is not reading: the
+/// withdraw is given up and the Cease attempted (CLOSE_FLUSH more at most).
+const WITHDRAW_STALL: Duration = Duration::from_millis(500);
 /// RFC 4271 suggests 120 s; the retry backoff starts lower and is capped at this.
 pub const CONNECT_RETRY_MAX: Duration = Duration::from_secs(60);
 
@@ -168,9 +177,67 @@ struct Connection {
     reader: FramedRead<OwnedReadHalf, BgpCodec>,
     writer: mpsc::Sender<Outgoing>,
     writer_task: JoinHandle<Result<(), CodecError>>,
+    /// The writer task ended and its result was taken: its handle must not be polled again.
+    writer_done: bool,
+    progress: Arc<WriteProgress>,
+    /// The last write progress reported to the FSM.
+    progress_reported: Option<Instant>,
     local: SocketAddr,
     remote: SocketAddr,
     inbound: bool,
+}
+
+impl Connection {
+    fn into_closing(self, last: Vec<Outgoing>, peer: String) -> Closing<Outgoing> {
+        // A writer that has had data to write and got none of it out for CLOSE_FLUSH will not
+        // get the NOTIFICATION out either: no point waiting for it.
+        let progress = &self.progress;
+        let stalled_since = progress.last().unwrap_or(progress.base);
+        let stalled = !progress.is_idle() && stalled_since.elapsed() >= CLOSE_FLUSH;
+        Closing {
+            peer,
+            reader: self.reader.into_inner(),
+            writer: self.writer,
+            writer_task: (!self.writer_done).then_some(self.writer_task),
+            last,
+            stalled,
+        }
+    }
+}
+
+/// What the writer task tells the peer task about the socket taking data (RFC 9687).
+struct WriteProgress {
+    base: Instant,
+    /// When the socket last took data, in nanoseconds after `base`; 0 = never.
+    nanos: AtomicU64,
+    /// The writer has written everything it was given and waits for more.
+    idle: AtomicBool,
+}
+
+impl WriteProgress {
+    fn new() -> WriteProgress {
+        WriteProgress { base: Instant::now(), nanos: AtomicU64::new(0), idle: AtomicBool::new(true) }
+    }
+
+    fn record(&self) {
+        let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.store(nanos.max(1), Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Option<Instant> {
+        match self.nanos.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => self.base.checked_add(Duration::from_nanos(nanos)),
+        }
+    }
+
+    fn set_idle(&self, idle: bool) {
+        self.idle.store(idle, Ordering::Relaxed);
+    }
+
+    fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::Relaxed)
+    }
 }
 
 struct Session {
@@ -222,6 +289,7 @@ impl PeerTask {
             connect_retry: peer.connect_retry,
             connect_retry_max: CONNECT_RETRY_MAX.max(peer.connect_retry),
             families: peer.families.clone(),
+            send_hold_time: peer.send_hold_time,
         };
         let seed = crate::bgp::backoff::seed_for(&peer.name);
         PeerTask {
@@ -311,7 +379,9 @@ impl PeerTask {
                     }
                 }
                 Wake::Timer => {
-                    let actions = self.fsm.handle_timeout(Instant::now());
+                    let now = Instant::now();
+                    self.report_send_progress(now);
+                    let actions = self.fsm.handle_timeout(now);
                     self.apply(actions);
                     None
                 }
@@ -397,7 +467,7 @@ impl PeerTask {
             }
             _ => {
                 info!(peer = %self.peer.name, remote = ?remote, state = ?self.fsm.state(), "refused connection: session already up");
-                reject(stream, collision_notification());
+                self.reject(stream);
                 None
             }
         }
@@ -411,7 +481,7 @@ impl PeerTask {
             == current_is_local;
         if keep_current {
             info!(peer = %self.peer.name, "connection collision: keeping the existing connection");
-            reject(inbound, collision_notification());
+            self.reject(inbound);
             return None;
         }
         info!(peer = %self.peer.name, "connection collision: switching to the peer's connection");
@@ -430,12 +500,16 @@ impl PeerTask {
         let _ = stream.set_nodelay(true);
         let (read_half, write_half) = stream.into_split();
         let (writer, queue) = mpsc::channel(WRITER_QUEUE);
-        let writer_task =
-            tokio::spawn(write_loop(FramedWrite::new(write_half, BgpCodec::new()), queue, self.peer.name.clone()));
+        let progress = Arc::new(WriteProgress::new());
+        let sink = FramedWrite::new(write_half, BgpCodec::new());
+        let writer_task = tokio::spawn(write_loop(sink, queue, self.peer.name.clone(), progress.clone()));
         self.connection = Some(Connection {
             reader: FramedRead::new(read_half, BgpCodec::new()),
             writer,
             writer_task,
+            writer_done: false,
+            progress,
+            progress_reported: None,
             local,
             remote,
             inbound,
@@ -477,7 +551,7 @@ impl PeerTask {
                         self.apply(actions);
                     }
                 }
-                _ => reject(stream, collision_notification()),
+                _ => self.reject(stream),
             }
         }
     }
@@ -528,8 +602,8 @@ impl PeerTask {
         }));
     }
 
-    /// Hands the last FSM messages (the NOTIFICATION) to the writer and lets it flush and close
-    /// in the background.
+    /// Hands the last FSM messages (the NOTIFICATION) to the writer and closes in the
+    /// background: the socket is gone within CLOSE_FLUSH, whatever the router does.
     fn close(&mut self) {
         self.connecting = None;
         let Some(connection) = self.connection.take() else {
@@ -538,17 +612,32 @@ impl PeerTask {
         };
         let last: Vec<Outgoing> = self.urgent.drain(..).collect();
         self.outbox.clear();
-        let Connection { reader, writer, writer_task, .. } = connection;
-        tokio::spawn(async move {
-            for item in last {
-                if writer.send(item).await.is_err() {
-                    break;
-                }
-            }
-            drop(writer);
-            let _ = tokio::time::timeout(CLOSE_FLUSH, writer_task).await;
-            drop(reader);
-        });
+        let deadline = Instant::now() + CLOSE_FLUSH;
+        tokio::spawn(bgp_close::close(connection.into_closing(last, self.peer.name.clone()), deadline));
+    }
+
+    /// Refuses a connection this peer will not use (collision), in the background.
+    fn reject(&self, stream: TcpStream) {
+        tokio::spawn(bgp_close::reject(stream, collision_notification(), self.peer.name.clone()));
+    }
+
+    /// RFC 9687: tells the FSM when the socket last took data, if that is news. A writer with
+    /// nothing to write and nothing waiting for it is progressing by definition (now).
+    fn report_send_progress(&mut self, now: Instant) {
+        if self.fsm.send_hold_time().is_none() {
+            return;
+        }
+        let nothing_pending = !self.has_output();
+        let Some(connection) = &mut self.connection else { return };
+        let idle = nothing_pending
+            && connection.progress.is_idle()
+            && connection.writer.capacity() == connection.writer.max_capacity();
+        let at = if idle { Some(now) } else { connection.progress.last() };
+        if let Some(at) = at.filter(|at| Some(*at) > connection.progress_reported) {
+            connection.progress_reported = Some(at);
+            let actions = self.fsm.handle(at, Event::SendProgress);
+            self.apply(actions);
+        }
     }
 
     fn up(&mut self, negotiated: Negotiated) {
@@ -696,13 +785,21 @@ impl PeerTask {
         // Whatever was queued and not yet advertised must not go out now.
         self.outbox.clear();
         if self.session.is_some() {
+            let mut withdrawn = true;
             while !self.urgent.is_empty() || !self.outbox.is_empty() || self.rib.pending() > 0 {
-                if !writable(&self.connection).await {
-                    break;
+                match tokio::time::timeout(WITHDRAW_STALL, writable(&self.connection)).await {
+                    Ok(true) => self.send_next(),
+                    Ok(false) => break,
+                    Err(_) => {
+                        withdrawn = false;
+                        warn!(peer = %self.peer.name, "the router reads nothing: withdraw abandoned, closing");
+                        break;
+                    }
                 }
-                self.send_next();
             }
-            info!(peer = %self.peer.name, "routes withdrawn");
+            if withdrawn {
+                info!(peer = %self.peer.name, "routes withdrawn");
+            }
         }
         let actions = self.fsm.handle(Instant::now(), Event::Stop { message });
         for action in actions {
@@ -710,13 +807,9 @@ impl PeerTask {
                 Action::Send(message) => self.urgent.push_back(Outgoing::Message(message)),
                 Action::Close => {
                     if let Some(connection) = self.connection.take() {
-                        for item in self.urgent.drain(..) {
-                            if connection.writer.send(item).await.is_err() {
-                                break;
-                            }
-                        }
-                        drop(connection.writer);
-                        let _ = tokio::time::timeout(CLOSE_FLUSH, connection.writer_task).await;
+                        let last = self.urgent.drain(..).collect();
+                        let closing = connection.into_closing(last, self.peer.name.clone());
+                        bgp_close::close(closing, Instant::now() + CLOSE_FLUSH).await;
                     }
                 }
                 _ => {}
@@ -732,27 +825,26 @@ fn collision_notification() -> Notification {
     Notification { code: code::CEASE, subcode: 7, data: bytes::Bytes::new() }
 }
 
-/// Closes a connection we will not use, telling the router why.
-fn reject(stream: TcpStream, notification: Notification) {
-    tokio::spawn(async move {
-        let mut framed = FramedWrite::new(stream, BgpCodec::new());
-        let _ = tokio::time::timeout(CLOSE_FLUSH, framed.send(Message::Notification(notification))).await;
-    });
-}
-
 async fn write_loop(
     mut sink: FramedWrite<OwnedWriteHalf, BgpCodec>,
     mut queue: mpsc::Receiver<Outgoing>,
     peer: String,
+    progress: Arc<WriteProgress>,
 ) -> Result<(), CodecError> {
     let mut verdict: Option<Instant> = None;
-    while let Some(item) = queue.recv().await {
+    loop {
+        progress.set_idle(true);
+        let Some(item) = queue.recv().await else { break };
+        progress.set_idle(false);
         feed(&mut sink, item, &mut verdict).await?;
+        progress.record();
         // Everything already queued goes out in the same write: fewer syscalls under load.
         while let Ok(item) = queue.try_recv() {
             feed(&mut sink, item, &mut verdict).await?;
+            progress.record();
         }
         SinkExt::<Message>::flush(&mut sink).await?;
+        progress.record();
         if let Some(at) = verdict.take() {
             debug!(%peer, micros = at.elapsed().as_micros() as u64, "verdict → UPDATE written to the socket");
         }
@@ -784,11 +876,14 @@ async fn connection_wake(connection: &mut Option<Connection>, want_write: bool) 
     tokio::select! {
         biased;
         frame = connection.reader.next() => Wake::Frame(frame),
-        result = &mut connection.writer_task => Wake::WriterFinished(match result {
-            // The writer only ends on its own when the socket failed or closed.
-            Ok(result) => result.and(Err(CodecError::Io(io::ErrorKind::BrokenPipe.into()))),
-            Err(_) => Err(CodecError::Io(io::ErrorKind::BrokenPipe.into())),
-        }),
+        result = &mut connection.writer_task, if !connection.writer_done => {
+            connection.writer_done = true;
+            Wake::WriterFinished(match result {
+                // The writer only ends on its own when the socket failed or closed.
+                Ok(result) => result.and(Err(CodecError::Io(io::ErrorKind::BrokenPipe.into()))),
+                Err(_) => Err(CodecError::Io(io::ErrorKind::BrokenPipe.into())),
+            })
+        }
         room = connection.writer.reserve(), if want_write => Wake::Writable(room.is_ok()),
     }
 }

@@ -4,3 +4,4 @@
 
 pub mod bfd;
 pub mod bgp;
+mod bgp_close;

@@ -8,12 +8,17 @@
 #   VIP 10.46.46.46 on lo       VIP 10.46.46.46 on lo        1 stream: a new TCP connection per request
 #   HAProxy :80 -> backend      HAProxy :80 -> backend       4 streams: keep-alive connections
 #   rhi: MED 300 (active)       rhi: MED 400 (passive)       each request every 10 ms, one JSON line each
+#   BGP hold 9 s, BFD 100 ms x 3 to the router on both nodes (BIRD: protocol bfd on r-h*, bfd on)
 #
 # Timeline (each step waits on the router's kernel route, never on a bare sleep; the steady phases
 # run traffic for a fixed, measured 2 s):
 #   steady (haproxy01) -> drain haproxy01 (HAProxy told to close keep-alive connections first, then
 #   `rhi drain`) -> drained (haproxy02) -> haproxy01 down (rhi SIGTERM, HAProxy stopped) -> return
-#   (started again) -> back (haproxy01) -> HAProxy SIGKILLed on haproxy01 -> failover (haproxy02)
+#   (started again) -> back (haproxy01) -> freeze: every process of haproxy01 SIGSTOPped (rhi,
+#   HAProxy, web server), BIRD's BFD drops it -> thaw (SIGCONT, the route comes back) -> bfd_off
+#   (BFD to haproxy01 turned off on both sides, BGP kept: `bfd off` + birdc configure, rhi reload
+#   with `bfd: false`) -> freeze_no_bfd (the same freeze; only BGP's hold timer notices) ->
+#   thaw_no_bfd (SIGCONT, BFD on again) -> HAProxy SIGKILLed on haproxy01 -> failover (haproxy02)
 #   -> HAProxy restarted -> recovered (haproxy01) -> ECMP (haproxy02 reconfigured to MED 300,
 #   `rhi reload`) -> the route has 2 next hops and new connections are served by both nodes.
 # Then a per-phase table (requests sent / failed, TCP connections reset, who answered) and a
@@ -29,6 +34,12 @@
 #                   Without the second chance (RHI_DEMO_SECOND_CHANCE=0) such a handshake is reset
 #                   in about 1 move in 25 (measured): the moves are then reported, not checked.
 #   kill            outage (first failed request to the end of the last) <= BOUND_MS below
+#   freeze          outage <= FREEZE_BOUND_MS below (500 ms), measured the same way with the
+#                   client's per-request timeout at 100 ms (a request stuck on the frozen node fails
+#                   after its timeout; with the usual 1 s it would measure the client, not routing)
+#   freeze_no_bfd   reported, not a target: the outage the same freeze costs without BFD, against
+#                   its own bound NO_BFD_BOUND_MS below (the hold time)
+#   thaw, thaw_no_bfd  planned moves back to haproxy01 (prepared like the others): 0 failed, 0 reset
 #   ecmp            new connections answered by both nodes, 0 failed
 #
 # Env: RHI_BIN (use this binary instead of cargo build --release), RHI_DEMO_REPORT=PATH (also
@@ -37,6 +48,11 @@
 # before planned moves, to see what it saves: the drain then resets the keep-alive connections),
 # RHI_DEMO_SECOND_CHANCE=0 (no stray-packet forwarding between the nodes: plain L3, what a site
 # gets without it; planned moves are reported, not checked).
+# Why SIGSTOP and not a link that drops everything: it is the fault the issue measured (a hung
+# node: kernel alive, every process stopped), and it is the harder one to notice, since the node's
+# kernel still ACKs TCP (BGP's socket looks healthy) and accepts connections to the VIP that
+# nobody serves; only BFD (which shares fate with rhi, C=0) or the hold timer can tell. It is also
+# undone exactly (SIGCONT), by PID, inside our own namespace.
 # Needs root, ip netns, bird2, haproxy, socat, nftables, /usr/bin/python3 (installed with apt-get when run
 # as root and missing). The namespaces (rhi-demo-PID-*), their processes and the run directory
 # are removed on exit, Ctrl-C or SIGTERM; nothing outside the namespaces is touched.
@@ -65,9 +81,30 @@ MARGIN_MS=300
 BOUND_MS=$((CHECK_INTERVAL_MS + (CHECK_FALL - 1) * CHECK_FAST_MS + CHECK_TIMEOUT_MS + MARGIN_MS))
 BOUND_FORMULA="interval ${CHECK_INTERVAL_MS} + (fall ${CHECK_FALL} - 1) x fast_interval ${CHECK_FAST_MS} + timeout ${CHECK_TIMEOUT_MS} + margin ${MARGIN_MS} (BGP UPDATE + BIRD + kernel) = ${BOUND_MS} ms"
 KEEPALIVE_STREAMS=4
+CLIENT_TIMEOUT_MS=1000   # the client's per-request timeout (a deadline), except in the freezes
+HOLD_S=9                 # BGP hold time (rhi's offer; BIRD's default 240 s, so 9 s is negotiated)
+# The node freeze. BFD 100 ms x 3 on both sides (rhi's peer config and BIRD's protocol bfd). BIRD
+# declares haproxy01's session Down once no packet came for its detection time, rhi's multiplier
+# x max(BIRD's min rx, rhi's min tx) (RFC 5880 6.8.4), counted from the last packet rhi sent
+# before it froze, so at most that long after the freeze. Then BIRD takes the BGP session down,
+# runs best path and writes the route via haproxy02 to its kernel (BFD_MARGIN: BIRD measured in
+# milliseconds). The client's outage runs from the first failed request (sent at or after the
+# freeze) to the end of the last one, which was sent to haproxy01 just before the route moved and
+# fails at its timeout: FREEZE_TIMEOUT.
+BFD_MIN_RX_MS=100 BFD_MIN_TX_MS=100 BFD_MULT=3
+FREEZE_TIMEOUT_MS=100 BFD_MARGIN_MS=100 FREEZE_TARGET_MS=500
+BFD_INTERVAL_MS=$((BFD_MIN_RX_MS > BFD_MIN_TX_MS ? BFD_MIN_RX_MS : BFD_MIN_TX_MS))
+FREEZE_BOUND_MS=$((BFD_MULT * BFD_INTERVAL_MS + FREEZE_TIMEOUT_MS + BFD_MARGIN_MS))
+FREEZE_BOUND_FORMULA="BFD multiplier ${BFD_MULT} x max(min_rx ${BFD_MIN_RX_MS}, min_tx ${BFD_MIN_TX_MS}) + client timeout ${FREEZE_TIMEOUT_MS} + margin ${BFD_MARGIN_MS} (BIRD: BGP down, best path, kernel) = ${FREEZE_BOUND_MS} ms"
+# Without BFD only BGP's hold timer notices: BIRD gives up HOLD after the last KEEPALIVE (rhi sends
+# one every HOLD/3), so between 2/3 HOLD and HOLD after the freeze; then the same client timeout and
+# the kill phase's margin. Reported against this bound, not a target.
+NO_BFD_BOUND_MS=$((HOLD_S * 1000 + FREEZE_TIMEOUT_MS + MARGIN_MS))
+NO_BFD_BOUND_FORMULA="hold time ${HOLD_S} s + client timeout ${FREEZE_TIMEOUT_MS} + margin ${MARGIN_MS} = ${NO_BFD_BOUND_MS} ms"
 
 if [ -t 1 ]; then bold=$'\e[1m' plain=$'\e[0m'; else bold="" plain=""; fi
 die() { echo "demo: $*" >&2; exit 1; }
+[ "$FREEZE_BOUND_MS" -le "$FREEZE_TARGET_MS" ] || die "the freeze bound $FREEZE_BOUND_MS ms exceeds its target $FREEZE_TARGET_MS ms"
 
 # --- what we need ---------------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "needs root: it creates network namespaces (sudo $0)"
@@ -117,7 +154,7 @@ ROUTER_ADDR=("" 10.255.0.1 10.255.1.1)
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/rhi-demo.XXXXXX")
 BIRD_PID="" CLIENT_PID=""
 WEB_PID=("" "" "") HAP_PID=("" "" "") RHI_PID=("" "" "")
-CREATED_NS=()
+CREATED_NS=() FROZEN=()
 
 stop_pid() {   # stop_pid PID [SIGNAL]: SIGNAL (TERM), up to 5 s, then SIGKILL. Only our own children.
   local pid=$1 sig=${2:-TERM}
@@ -131,6 +168,7 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   set +e
+  [ "${#FROZEN[@]}" -eq 0 ] || kill -CONT "${FROZEN[@]}" 2>/dev/null   # a freeze cut short
   stop_pid "$CLIENT_PID"
   for i in 1 2; do stop_pid "${RHI_PID[$i]}"; stop_pid "${HAP_PID[$i]}"; stop_pid "${WEB_PID[$i]}"; done
   stop_pid "$BIRD_PID"
@@ -210,9 +248,10 @@ keepalive_cycled() { [ -n "${RHI_DEMO_NAIVE:-}" ] || "$PY" "$LAB/report.py" cycl
 exited() { ! kill -0 "$1" 2>/dev/null; }
 client_saw() { tail -n 20 "$RUN/traffic.jsonl" | grep -qF "\"node\":\"$1\""; }
 
-PHASE="" PHASE_START="" PHASE_EXPECT="" PHASE_CHECK="" PHASE_EVENTS=""
-phase() {   # phase NAME EXPECTED_NODE CHECK DESCRIPTION
+PHASE="" PHASE_START="" PHASE_EXPECT="" PHASE_CHECK="" PHASE_EVENTS="" PHASE_BOUND_MS="" PHASE_BOUND_FORMULA=""
+phase() {   # phase NAME EXPECTED_NODE CHECK DESCRIPTION [BOUND_MS FORMULA]: the phase's own bound
   PHASE=$1 PHASE_EXPECT=$2 PHASE_CHECK=$3 PHASE_START=$EPOCHREALTIME PHASE_EVENTS=""
+  PHASE_BOUND_MS=${5:-} PHASE_BOUND_FORMULA=${6:-}
   say "== phase $PHASE: $4"
 }
 # A planned move away from node N: HAProxy there closes its keep-alive connections, and the move
@@ -237,8 +276,50 @@ mark() {   # mark EVENT: when it happened (wall clock), kept in the phase's reco
   PHASE_EVENTS+="${PHASE_EVENTS:+,}\"$1\":$EPOCHREALTIME"
 }
 end_phase() {
-  printf '{"name":"%s","start":%s,"end":%s,"expect":"%s","check":"%s","events":{%s}}\n' \
-    "$PHASE" "$PHASE_START" "$EPOCHREALTIME" "$PHASE_EXPECT" "$PHASE_CHECK" "$PHASE_EVENTS" >> "$RUN/phases.jsonl"
+  local bound=""
+  [ -z "$PHASE_BOUND_MS" ] || bound=$(printf ',"bound_ms":%d,"bound_formula":"%s"' "$PHASE_BOUND_MS" "$PHASE_BOUND_FORMULA")
+  printf '{"name":"%s","start":%s,"end":%s,"expect":"%s","check":"%s"%s,"events":{%s}}\n' \
+    "$PHASE" "$PHASE_START" "$EPOCHREALTIME" "$PHASE_EXPECT" "$PHASE_CHECK" "$bound" "$PHASE_EVENTS" >> "$RUN/phases.jsonl"
+}
+
+# The client's per-request timeout (ms) from each stream's next request on; returns once every
+# stream has started one with it (traffic.py re-reads the file when it changes).
+client_timeout() {
+  local since=$EPOCHREALTIME secs
+  secs=$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))
+  echo "$secs" > "$RUN/client_timeout.new"
+  mv -f "$RUN/client_timeout.new" "$RUN/client_timeout"
+  wait_for 10 "every client stream to use a ${1} ms timeout" \
+    "$PY" "$LAB/report.py" timeout "$RUN/traffic.jsonl" "$since" "$secs" "$KEEPALIVE_STREAMS"
+}
+# BIRD's BFD session to node I is Up / exists and is not Up (birdc show bfd sessions).
+bfd_up_at_router() { birdc_ show bfd sessions | awk -v a="${NODE_ADDR[$1]}" '$1 == a && $3 == "Up" {f = 1} END {exit !f}'; }
+bfd_gone_at_router() { ! birdc_ show bfd sessions | awk -v a="${NODE_ADDR[$1]}" '$1 == a {f = 1} END {exit !f}'; }
+bgp_established() { birdc_ show protocols "${NODE_NAME[$1]}" | grep -q Established; }
+# Freeze node I: SIGSTOP to every process in its namespace (rhi, HAProxy, the web server: all
+# started by this script), at once; thaw: SIGCONT to the same PIDs.
+freeze_node() {
+  mapfile -t FROZEN < <(ip netns pids "${NODE_NS[$1]}")
+  [ "${#FROZEN[@]}" -gt 0 ] || die "no process in ${NODE_NS[$1]} to freeze"
+  kill -STOP "${FROZEN[@]}"
+}
+thaw_node() { kill -CONT "${FROZEN[@]}"; FROZEN=(); }
+frozen_names() { local p; for p in "${FROZEN[@]}"; do printf '%s(%s) ' "$(cat "/proc/$p/comm" 2>/dev/null)" "$p"; done; }
+# BFD between node I and the router on or off, on both sides, without resetting BGP: BIRD's
+# protocol for the node gets `bfd on|off` (birdc configure: BIRD applies a BFD change to the
+# running session), rhi gets its settings or `bfd: false` (rhi reload: the same). Off: BIRD first,
+# then rhi at once, because either side ending its BFD session alone takes BGP down: rhi sends
+# AdminDown, which BIRD 2.0.12 treats as a failure (seen here), and a BIRD that just drops its
+# session falls silent, which rhi's detection time (300 ms) would catch.
+set_bfd() {   # set_bfd I on|off
+  local f=$RUN/${NODE_NAME[$1]}/rhi.yaml want="    bfd: false"
+  [ "$2" = off ] || want="    bfd: $BFD_YAML"
+  sed -i "s/^\(protocol bgp ${NODE_NAME[$1]} .*\)bfd o[nf]*;/\1bfd $2;/" "$RUN/bird.conf"
+  grep -q "^protocol bgp ${NODE_NAME[$1]} .*bfd $2;" "$RUN/bird.conf" || die "could not set bfd $2 in bird.conf"
+  sed -i "s/^    bfd: .*\$/$want/" "$f"
+  grep -qxF "$want" "$f" || die "could not set bfd $2 in $f"
+  birdc_ configure >/dev/null
+  rhi_ "$1" reload >/dev/null
 }
 
 # --- namespaces -----------------------------------------------------------------------------
@@ -319,19 +400,29 @@ filter from_lb {
   if (65535, 0) ~ bgp_community then bgp_local_pref = 0;
   accept;
 }
+# Single-hop BFD (RFC 5881) to the nodes, on their links; the sessions are asked for by BGP.
+protocol bfd {
+  interface "r-h*" { min rx interval $BFD_MIN_RX_MS ms; min tx interval $BFD_MIN_TX_MS ms; multiplier $BFD_MULT; };
+}
 template bgp lb {
   local as $ROUTER_AS;
   passive on;                   # the nodes' rhi connects
+  # After a session error (BFD Down, hold timer expired) BIRD accepts the node again only after
+  # this delay, 60 s by default: the thawed node returns within seconds here.
+  error wait time 1, 2;
   ipv4 { import filter from_lb; export none; };
 }
-protocol bgp ${NODE_NAME[1]} from lb { neighbor ${NODE_ADDR[1]} as $NODE_AS; }
-protocol bgp ${NODE_NAME[2]} from lb { neighbor ${NODE_ADDR[2]} as $NODE_AS; }
+# bfd on: BFD Down takes the session down at once (the demo turns it off for haproxy01 for a while
+# with birdc configure, which keeps the BGP session)
+protocol bgp ${NODE_NAME[1]} from lb { neighbor ${NODE_ADDR[1]} as $NODE_AS; bfd on; }
+protocol bgp ${NODE_NAME[2]} from lb { neighbor ${NODE_ADDR[2]} as $NODE_AS; bfd on; }
 EOF
 ip netns exec "$R" bird -f -c "$RUN/bird.conf" -s "$RUN/bird.ctl" -P "$RUN/bird.pid" >"$RUN/bird.log" 2>&1 &
 BIRD_PID=$!
 wait_for 10 "BIRD's control socket" birdc_ show status
 
 # --- the load-balancer nodes ----------------------------------------------------------------
+BFD_YAML="{min_rx: ${BFD_MIN_RX_MS}ms, min_tx: ${BFD_MIN_TX_MS}ms, multiplier: $BFD_MULT}"
 write_node() {   # write_node I MED: the backend page, HAProxy's and rhi's configs of node I
   local i=$1 med=$2 dir=$RUN/${NODE_NAME[$1]}
   mkdir -p "$dir/www"
@@ -370,8 +461,9 @@ peers:
     address: ${ROUTER_ADDR[$i]}
     remote_as: $ROUTER_AS
     local_address: ${NODE_ADDR[$i]}
-    hold_time: 9s
+    hold_time: ${HOLD_S}s
     connect_retry: 1s
+    bfd: $BFD_YAML
 checks:
   web:
     haproxy: {stats_url: "http://127.0.0.1:8404/stats;csv", backend: be_web}
@@ -396,9 +488,18 @@ EOF
     die "rhi check-config rejected $dir/rhi.yaml"
   }
 }
+# The backend: Python's http.server, with a listen backlog of 1024 instead of its 5. After a freeze
+# HAProxy forwards at once every request the frozen node's kernel queued (hundreds after 7 s): with 5,
+# the backend's SYN queue overflows and live requests wait out 1-s SYN retransmits for seconds after
+# the thaw (seen here: requests stuck up to 1 s in the phases that follow).
+WEB_SERVER='import functools, sys, http.server as h
+class Server(h.ThreadingHTTPServer):
+    request_queue_size = 1024
+h.test(HandlerClass=functools.partial(h.SimpleHTTPRequestHandler, directory=sys.argv[1]),
+       ServerClass=Server, port=8080, bind="127.0.0.1")'
 start_web() {
-  ip netns exec "${NODE_NS[$1]}" "$PY" -m http.server --bind 127.0.0.1 \
-    --directory "$RUN/${NODE_NAME[$1]}/www" 8080 >>"$RUN/${NODE_NAME[$1]}/web.log" 2>&1 &
+  ip netns exec "${NODE_NS[$1]}" "$PY" -c "$WEB_SERVER" "$RUN/${NODE_NAME[$1]}/www" \
+    >>"$RUN/${NODE_NAME[$1]}/web.log" 2>&1 &
   WEB_PID[$1]=$!
 }
 start_haproxy() {
@@ -426,7 +527,8 @@ wait_for "$TIMEOUT" "the router's route to $VIP via haproxy01" route_via 1
 say "Router: $(route)"
 
 ip netns exec "$C" "$PY" "$LAB/traffic.py" --vip "$VIP" --log "$RUN/traffic.jsonl" \
-  --keepalive "$KEEPALIVE_STREAMS" --interval 0.01 >"$RUN/traffic.log" 2>&1 &
+  --keepalive "$KEEPALIVE_STREAMS" --interval 0.01 --timeout "$((CLIENT_TIMEOUT_MS / 1000)).$(printf %03d $((CLIENT_TIMEOUT_MS % 1000)))" \
+  --timeout-file "$RUN/client_timeout" >"$RUN/traffic.log" 2>&1 &
 CLIENT_PID=$!
 wait_for 10 "the client's first answers from haproxy01" client_saw haproxy01
 say "Client: 1 stream of new connections + $KEEPALIVE_STREAMS keep-alive connections, a request every 10 ms each"
@@ -476,6 +578,63 @@ end_phase
 
 phase back haproxy01 steady "traffic back on haproxy01"
 sleep 2
+wait_for "$TIMEOUT" "BIRD's BFD session to haproxy01 to be Up" bfd_up_at_router 1
+client_timeout "$FREEZE_TIMEOUT_MS"   # for the freeze, which follows at once
+end_phase
+
+phase freeze haproxy02 outage "haproxy01 frozen (every process SIGSTOPped), BFD $BFD_INTERVAL_MS ms x $BFD_MULT: BIRD must drop it" \
+  "$FREEZE_BOUND_MS" "$FREEZE_BOUND_FORMULA"
+freeze_node 1
+mark frozen
+say "  haproxy01 frozen: $(frozen_names)"
+wait_for "$TIMEOUT" "BIRD to drop haproxy01 (BFD Down)" route_via 2
+mark route_moved
+say "  router: $(route)"
+sleep 1
+end_phase
+
+phase thaw "" "$PLANNED_CHECK" "haproxy01 thawed (SIGCONT): rhi reconnects, the route comes back"
+client_timeout "$CLIENT_TIMEOUT_MS"
+prepare_move_from 2
+thaw_node 1
+mark thawed
+say "  haproxy01 thawed (SIGCONT)"
+finish_move "the route to move back to haproxy01" 2 route_via 1
+end_phase
+
+phase bfd_off haproxy01 steady "BFD to haproxy01 off on both sides (birdc configure, rhi reload); BGP stays up"
+wait_for "$TIMEOUT" "BIRD's BFD session to haproxy01 to be Up" bfd_up_at_router 1
+set_bfd 1 off
+mark bfd_off
+wait_for "$TIMEOUT" "BIRD to drop its BFD session to haproxy01" bfd_gone_at_router 1
+sleep 0.5   # longer than rhi's detection time: a BGP reset by either side's BFD would show now
+bgp_established 1 || die "BIRD's BGP session to haproxy01 went down when BFD was turned off"
+say "  BIRD: no BFD session to haproxy01; BGP still Established"
+sleep 1
+client_timeout "$FREEZE_TIMEOUT_MS"
+end_phase
+
+phase freeze_no_bfd haproxy02 info "haproxy01 frozen again, no BFD: only BGP's hold timer ($HOLD_S s) notices" \
+  "$NO_BFD_BOUND_MS" "$NO_BFD_BOUND_FORMULA"
+freeze_node 1
+mark frozen
+say "  haproxy01 frozen: $(frozen_names)"
+wait_for "$TIMEOUT" "BIRD to drop haproxy01 (hold timer)" route_via 2
+mark route_moved
+say "  router: $(route)"
+sleep 1
+end_phase
+
+phase thaw_no_bfd "" "$PLANNED_CHECK" "haproxy01 thawed (SIGCONT), BFD back on both sides; the route comes back"
+client_timeout "$CLIENT_TIMEOUT_MS"
+prepare_move_from 2
+thaw_node 1
+mark thawed
+set_bfd 1 on
+mark rhi_reload
+say "  haproxy01 thawed (SIGCONT); BFD on again (BIRD: bfd on; rhi: bfd: $BFD_YAML)"
+finish_move "the route to move back to haproxy01" 2 route_via 1
+wait_for "$TIMEOUT" "BIRD's BFD session to haproxy01 to be Up again" bfd_up_at_router 1
 end_phase
 
 phase kill haproxy02 outage "HAProxy on haproxy01 killed (SIGKILL); rhi must withdraw"
@@ -531,18 +690,21 @@ if [ "$SECOND_CHANCE" = 1 ]; then
 fi
 echo
 echo "${bold}Per phase (a request counts in the phase it ended in; resets = TCP connections that got a RST):${plain}"
-settings=$(printf '{"check_interval_ms":%d,"check_fast_interval_ms":%d,"check_timeout_ms":%d,"rise":%d,"fall":%d,"margin_ms":%d,"keepalive_streams":%d,"request_interval_ms":10,"hold_time_s":9,"withdraw_after_s":2}' \
-  "$CHECK_INTERVAL_MS" "$CHECK_FAST_MS" "$CHECK_TIMEOUT_MS" "$CHECK_RISE" "$CHECK_FALL" "$MARGIN_MS" "$KEEPALIVE_STREAMS")
+settings=$(printf '{"check_interval_ms":%d,"check_fast_interval_ms":%d,"check_timeout_ms":%d,"rise":%d,"fall":%d,"margin_ms":%d,"keepalive_streams":%d,"request_interval_ms":10,"hold_time_s":%d,"withdraw_after_s":2,"client_timeout_ms":%d,"bfd_min_rx_ms":%d,"bfd_min_tx_ms":%d,"bfd_multiplier":%d,"freeze_client_timeout_ms":%d,"bfd_margin_ms":%d,"freeze_target_ms":%d}' \
+  "$CHECK_INTERVAL_MS" "$CHECK_FAST_MS" "$CHECK_TIMEOUT_MS" "$CHECK_RISE" "$CHECK_FALL" "$MARGIN_MS" "$KEEPALIVE_STREAMS" \
+  "$HOLD_S" "$CLIENT_TIMEOUT_MS" "$BFD_MIN_RX_MS" "$BFD_MIN_TX_MS" "$BFD_MULT" "$FREEZE_TIMEOUT_MS" "$BFD_MARGIN_MS" "$FREEZE_TARGET_MS")
 report_args=(report "$RUN/traffic.jsonl" "$RUN/phases.jsonl" --bound-ms "$BOUND_MS"
   --bound-formula "$BOUND_FORMULA" --settings "$settings")
 if [ -n "${RHI_DEMO_REPORT:-}" ]; then report_args+=(--json "$RHI_DEMO_REPORT"); fi
 verdict=0
 "$PY" "$LAB/report.py" "${report_args[@]}" || verdict=$?
 echo "Outage bound after the HAProxy kill: $BOUND_FORMULA"
+echo "Outage bound after the node freeze (BFD): $FREEZE_BOUND_FORMULA (target $FREEZE_TARGET_MS ms)"
+echo "Bound of the same freeze without BFD (reported, not a target): $NO_BFD_BOUND_FORMULA"
 if [ "$verdict" = 0 ]; then
   moves="lossless planned moves"
   [ "$SECOND_CHANCE" = 1 ] || moves="planned moves reported (RHI_DEMO_SECOND_CHANCE=0)"
-  echo "${bold}demo: PASSED${plain}: $moves, outage within the bound after a crash, ECMP on both nodes ($(( ($(us) - T0) / 1000000 )) s)"
+  echo "${bold}demo: PASSED${plain}: $moves, outage within the bound after a crash and after a freeze, ECMP on both nodes ($(( ($(us) - T0) / 1000000 )) s)"
 else
   echo "${bold}demo: FAILED${plain}: see the phases marked FAIL above" >&2
   exit 1

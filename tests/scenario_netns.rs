@@ -1,16 +1,21 @@
 //! The seed scenario end to end, in network namespaces: `integration/demo.sh` builds a router
 //! (BIRD 2) and two HAProxy nodes each running rhi, sends continuous HTTP traffic to the VIP from
-//! a client namespace, and plays drain → down → back → HAProxy killed → recovery → ECMP. This test
+//! a client namespace, and plays drain → down → back → node frozen (with BFD, then without) →
+//! HAProxy killed → recovery → ECMP. This test
 //! runs it with this build's rhi and checks the JSON report it writes (`RHI_DEMO_REPORT`):
 //!
-//! - every planned route move (the drain, haproxy01's return, the recovery after HAProxy's
-//!   restart, the move to ECMP): 0 failed requests and 0 TCP connections reset. HAProxy on the
+//! - every planned route move (the drain, haproxy01's return, its returns after each freeze, the
+//!   recovery after HAProxy's restart, the move to ECMP): 0 failed requests and 0 TCP connections reset. HAProxy on the
 //!   node losing traffic first closes its keep-alive connections, then rhi moves the route; the
 //!   nodes forward packets of flows they do not know to each other ("second chance", nftables),
 //!   so a handshake in flight at the move survives (without it one is reset in about 1 move in
 //!   25: the demo shows it with `RHI_DEMO_SECOND_CHANCE=0`);
 //! - the steady phases: 0 failures, every answer from the expected node;
 //! - after HAProxy is SIGKILLed: the outage is within the bound derived from the check settings;
+//! - `freeze`: every process of haproxy01 SIGSTOPped, BFD 100 ms × 3 on both sides: the outage the
+//!   client sees (per-request timeout 100 ms in that phase) is within the bound derived from the BFD
+//!   settings, at most the 500 ms target; `freeze_no_bfd`, the same freeze with BFD off on both
+//!   sides, is reported with its own bound (the hold time) and costs more;
 //! - ECMP: new connections answered by both nodes;
 //! - nothing is left behind (the demo's namespaces are gone).
 //!
@@ -30,7 +35,7 @@ use serde_json::Value;
 mod support;
 use support::process::find_program;
 
-/// The demo takes about 20 s; a wait inside it gives up after 30 s.
+/// The demo takes about 35 s; a wait inside it gives up after 30 s.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(240);
 
 fn in_ci() -> bool {
@@ -161,7 +166,7 @@ fn seed_scenario_in_network_namespaces() {
     let mut problems = Vec::new();
 
     // The planned moves lose nothing.
-    for name in ["drain", "return", "recovery", "ecmp-move"] {
+    for name in ["drain", "return", "thaw", "thaw_no_bfd", "recovery", "ecmp-move"] {
         assert_eq!(by_name(name)["check"], "lossless", "{name} must be checked as lossless");
     }
     for p in phases.iter().filter(|p| p["check"] == "lossless") {
@@ -211,6 +216,54 @@ fn seed_scenario_in_network_namespaces() {
     }
     assert_eq!(outage, num(&report, "outage_after_haproxy_kill_ms"));
 
+    // The node freeze with BFD (every process of haproxy01 SIGSTOPped). BIRD declares the BFD session
+    // Down once no packet came for rhi's multiplier × max(BIRD's min rx, rhi's min tx), counted from
+    // rhi's last packet before the freeze; then BIRD takes BGP down and moves the route (margin). The
+    // last failed request was sent to the frozen node just before the move and fails at the client's
+    // timeout, so: bound = multiplier × max(min_rx, min_tx) + client timeout + margin ≤ 500 ms.
+    let bfd_bound = num(s, "bfd_multiplier") * num(s, "bfd_min_rx_ms").max(num(s, "bfd_min_tx_ms"))
+        + num(s, "freeze_client_timeout_ms")
+        + num(s, "bfd_margin_ms");
+    assert!(num(s, "freeze_client_timeout_ms") <= 100.0, "the freeze needs a short client timeout");
+    assert!(bfd_bound <= 500.0, "the freeze bound {bfd_bound} ms is above the 500 ms target");
+    let freeze = by_name("freeze");
+    assert_eq!(freeze["check"], "outage", "freeze is checked against its bound");
+    assert_eq!(num(freeze, "bound_ms"), bfd_bound, "the demo's freeze bound follows the formula");
+    assert_eq!(num(&report, "freeze_bound_ms"), bfd_bound);
+    // Every request of the phase ran with the short timeout, or the outage would measure the client.
+    let timeout = num(freeze, "client_timeout_ms");
+    if timeout > num(s, "freeze_client_timeout_ms") {
+        problems.push(format!("freeze: a request ran with a {timeout} ms timeout (want <= 100 ms)"));
+    }
+    let frozen = num(freeze, "outage_ms");
+    if count(freeze, "failed") == 0 {
+        problems.push("freeze: no failed request at all: was haproxy01 really frozen?".into());
+    }
+    if frozen > bfd_bound {
+        problems.push(format!("freeze: outage {frozen} ms > bound {bfd_bound} ms"));
+    }
+    assert_eq!(frozen, num(&report, "outage_after_freeze_ms"));
+
+    // The same freeze without BFD: reported with its own bound (the hold time), not a target. It is
+    // asserted to be present and larger than with BFD: with BFD off on both sides and every process
+    // of haproxy01 stopped, only BIRD's hold timer can notice, and it expires at least 2/3 of the
+    // hold time (6 s at 9 s; rhi sends a KEEPALIVE every hold/3) after the freeze, an order of
+    // magnitude above the BFD bound; anything smaller would mean BFD was not off.
+    let no_bfd = by_name("freeze_no_bfd");
+    let slow = num(no_bfd, "outage_ms");
+    assert_eq!(slow, num(&report, "outage_after_freeze_without_bfd_ms"));
+    assert_eq!(
+        num(no_bfd, "bound_ms"),
+        num(s, "hold_time_s") * 1000.0 + num(s, "freeze_client_timeout_ms") + num(s, "margin_ms"),
+        "the no-BFD bound is hold time + client timeout + margin"
+    );
+    if count(no_bfd, "failed") == 0 || slow <= frozen {
+        problems.push(format!(
+            "freeze_no_bfd: outage {slow} ms ({} failed), want more than with BFD ({frozen} ms)",
+            no_bfd["failed"]
+        ));
+    }
+
     // ECMP: the route has two next hops and new connections reach both nodes.
     let ecmp = by_name("ecmp");
     let new = &ecmp["new_connections_served_by"];
@@ -225,8 +278,12 @@ fn seed_scenario_in_network_namespaces() {
 
     let drain = by_name("drain");
     println!(
-        "drain: {} sent, {} failed, {} resets; outage after the HAProxy kill {outage} ms (bound {bound} ms); ECMP new connections {new}",
-        drain["sent"], drain["failed"], drain["resets"]
+        "drain: {} sent, {} failed, {} resets; outage after the HAProxy kill {outage} ms (bound {bound} ms); \
+         node freeze with BFD {frozen} ms (bound {bfd_bound} ms), without BFD {slow} ms (bound {} ms); ECMP new connections {new}",
+        drain["sent"],
+        drain["failed"],
+        drain["resets"],
+        no_bfd["bound_ms"]
     );
     assert!(problems.is_empty(), "the scenario missed its targets:\n  {}\n{printed}", problems.join("\n  "));
     assert_eq!(report["passed"], true, "the demo's own verdict");

@@ -5,9 +5,15 @@ table and the verdict, and writes the JSON report. Standard library only.
   report.py cycled LOG SINCE STREAMS
       exit 0 once each of the STREAMS keep-alive streams has had a complete response after SINCE
       (wall clock) that closed its connection: every keep-alive connection open at SINCE is gone.
+  report.py timeout LOG SINCE SECONDS STREAMS
+      exit 0 once each of the STREAMS + 1 streams (new + keep-alive) has started a request after
+      SINCE with the per-request timeout SECONDS: a timeout change has reached every stream.
   report.py report LOG PHASES [--json OUT] --bound-ms N --bound-formula TEXT
-      phases: JSON lines {"name", "start", "end", "expect", "check"} (wall clock seconds). A request
-      belongs to the phase in which it ended (answered or failed). check is what the phase must show:
+      phases: JSON lines {"name", "start", "end", "expect", "check"[, "bound_ms", "bound_formula"]}
+      (wall clock seconds). A phase's own bound (the freezes) replaces --bound-ms (the HAProxy
+      kill's) for it. A request belongs to the phase in which it ended (answered or failed); each
+      phase reports the client's per-request timeout in force (the largest seen in it). check is
+      what the phase must show:
         steady    no failed request, no reset connection, every answer from `expect`
         lossless  a planned route move: no failed request, no reset connection
         planned   the same move without second-chance forwarding between the nodes: failures
@@ -16,7 +22,7 @@ table and the verdict, and writes the JSON report. Standard library only.
         outage    the failures last no longer than the bound (first failed request's start to the
                   last failed request's end), and afterwards every answer from `expect`
         ecmp      no failure; new connections answered by both nodes
-        info      reported only
+        info      reported only (with a bound: the outage and its bound, not a target)
       Exit 0 when every phase passes, 1 otherwise.
 """
 
@@ -48,6 +54,15 @@ def cycled(args):
         if r.get("type") == "req" and r["kind"] == "keepalive" and r["t"] > since and r.get("server_close"):
             done.add(r["stream"])
     return 0 if len(done) >= args.streams else 1
+
+
+def timeout_reached(args):
+    since, want = float(args.since), float(args.seconds)
+    seen = set()
+    for r in load(args.log):
+        if r.get("type") == "req" and r["t"] > since and abs(r.get("timeout", -1) - want) < 1e-9:
+            seen.add(r["stream"])
+    return 0 if len(seen) >= args.streams + 1 else 1
 
 
 def done_at(record):
@@ -87,6 +102,11 @@ def phase_stats(records, phase):
         "served_by": served,
         "new_connections_served_by": served_new,
     }
+    timeouts = [r["timeout"] for r in reqs if "timeout" in r]
+    out["client_timeout_ms"] = round(max(timeouts) * 1000) if timeouts else None
+    if "bound_ms" in phase:
+        out["bound_ms"] = phase["bound_ms"]
+        out["bound_formula"] = phase.get("bound_formula", "")
     out["events_s"] = {k: round(v - start, 3) for k, v in phase.get("events", {}).items()}
     # Every failure and reset, relative to the phase start (the first 20): what broke, when.
     out["failures"] = [
@@ -106,8 +126,9 @@ def phase_stats(records, phase):
 
 
 def verdict(stats, bound_ms, records):
-    """(passed, reason) for one phase."""
+    """(passed, reason) for one phase; bound_ms: the phase's own bound, else the HAProxy kill's."""
     check, expect = stats["check"], stats["expect"]
+    bound_ms = stats.get("bound_ms", bound_ms)
     others = {n: c for n, c in stats["served_by"].items() if n != expect and c}
     if stats["sent"] == 0 and check != "info":
         return False, "no traffic at all"
@@ -125,11 +146,11 @@ def verdict(stats, bound_ms, records):
         if stats["outage_ms"] > bound_ms:
             return False, "outage %.0f ms > bound %d ms" % (stats["outage_ms"], bound_ms)
         if stats["failed"] == 0:
-            return False, "no failure seen: was HAProxy really killed?"
+            return False, "no failure seen: did the fault (%s) really happen?" % stats["name"]
         tail = [r for r in records if r.get("type") == "req" and stats["end"] - 0.5 <= done_at(r) < stats["end"]]
         if not tail or any((not r["ok"]) or r["node"] != expect for r in tail):
             return False, "the last 0.5 s were not all answered by %s" % expect
-        return True, "outage %.0f ms <= bound %d ms (kill to end of last failure: %.0f ms)" % (
+        return True, "outage %.0f ms <= bound %d ms (fault to end of last failure: %.0f ms)" % (
             stats["outage_ms"], bound_ms, stats["last_failure_end_s"] * 1000)
     if check == "ecmp":
         new = stats["new_connections_served_by"]
@@ -143,6 +164,11 @@ def verdict(stats, bound_ms, records):
             return True, "reported: %d failed, %d resets" % (
                 stats["failed"], stats["resets"])
         return True, "reported: 0 failed, 0 resets"
+    if "bound_ms" in stats:
+        if not stats["failed"]:
+            return True, "reported: no failure (bound %d ms, not a target)" % stats["bound_ms"]
+        return True, "reported: outage %.0f ms, bound %d ms (not a target; fault to end of last failure: %.0f ms)" % (
+            stats["outage_ms"], stats["bound_ms"], stats["last_failure_end_s"] * 1000)
     return True, "reported only"
 
 
@@ -159,8 +185,9 @@ def report(args):
         ok_all &= passed
         rows.append(stats)
 
-    hdr = "%-12s %-8s %6s %6s %6s %6s %9s %9s %9s  %s" % (
-        "phase", "check", "secs", "sent", "failed", "resets", "haproxy01", "haproxy02", "outage", "verdict")
+    hdr = "%-13s %-8s %6s %6s %6s %6s %9s %9s %7s %9s %8s  %s" % (
+        "phase", "check", "secs", "sent", "failed", "resets", "haproxy01", "haproxy02", "timeout", "outage",
+        "bound", "verdict")
     print(hdr)
     print("-" * len(hdr))
     for s in rows:
@@ -168,14 +195,25 @@ def report(args):
         errs = ""
         if s["errors"]:
             errs = " [" + ", ".join("%s %d" % kv for kv in sorted(s["errors"].items())) + "]"
-        print("%-12s %-8s %6.1f %6d %6d %6d %9d %9d %9s  %s %s%s" % (
+        bound = s.get("bound_ms", args.bound_ms if s["check"] == "outage" else None)
+        timeout = "%d ms" % s["client_timeout_ms"] if s["client_timeout_ms"] is not None else "-"
+        print("%-13s %-8s %6.1f %6d %6d %6d %9d %9d %7s %9s %8s  %s %s%s" % (
             s["name"], s["check"], s["duration_s"], s["sent"], s["failed"], s["resets"],
-            s["served_by"].get("haproxy01", 0), s["served_by"].get("haproxy02", 0), outage,
+            s["served_by"].get("haproxy01", 0), s["served_by"].get("haproxy02", 0), timeout, outage,
+            "%d ms" % bound if bound is not None else "-",
             "ok:" if s["passed"] else "FAIL:", s["verdict"], errs))
     totals = {k: sum(s[k] for s in rows) for k in ("sent", "failed", "resets")}
-    print("%-12s %-8s %6s %6d %6d %6d" % ("total", "", "", totals["sent"], totals["failed"], totals["resets"]))
+    print("%-13s %-8s %6s %6d %6d %6d" % ("total", "", "", totals["sent"], totals["failed"], totals["resets"]))
 
-    outage = next((s for s in rows if s["check"] == "outage"), None)
+    outage = next((s for s in rows if s["name"] == "kill"), None)
+    by_name = {s["name"]: s for s in rows}
+
+    def outage_of(name):
+        return by_name[name]["outage_ms"] if name in by_name else None
+
+    def bound_of(name):
+        return by_name[name].get("bound_ms") if name in by_name else None
+
     doc = {
         "passed": ok_all,
         "phases": rows,
@@ -183,6 +221,11 @@ def report(args):
         "outage_after_haproxy_kill_ms": outage["outage_ms"] if outage else None,
         "outage_bound_ms": args.bound_ms,
         "outage_bound_formula": args.bound_formula,
+        # The node freeze (every process of haproxy01 SIGSTOPped) with BFD, and the same without it.
+        "outage_after_freeze_ms": outage_of("freeze"),
+        "freeze_bound_ms": bound_of("freeze"),
+        "outage_after_freeze_without_bfd_ms": outage_of("freeze_no_bfd"),
+        "freeze_without_bfd_bound_ms": bound_of("freeze_no_bfd"),
         "settings": json.loads(args.settings) if args.settings else {},
     }
     if args.json:
@@ -206,8 +249,13 @@ def main():
     r.add_argument("--bound-ms", type=int, required=True)
     r.add_argument("--bound-formula", default="")
     r.add_argument("--settings", default="")
+    t = sub.add_parser("timeout")
+    t.add_argument("log")
+    t.add_argument("since")
+    t.add_argument("seconds")
+    t.add_argument("streams", type=int)
     args = parser.parse_args()
-    return cycled(args) if args.cmd == "cycled" else report(args)
+    return {"cycled": cycled, "timeout": timeout_reached, "report": report}[args.cmd](args)
 
 
 if __name__ == "__main__":

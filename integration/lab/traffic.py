@@ -22,6 +22,13 @@ Each line: {"type": "req"|"idle_reset", "t": wall start (s), "mono": monotonic s
 "dur": s, "stream": "new"|"kaN", "kind": "new"|"keepalive", "conn": connection serial,
 "reused": bool, "ok": bool, "err": null|kind, "reset": bool, "node": body of the page|null,
 "server_close": bool}
+"timeout": the per-request timeout in force (s).
+
+Per-request timeout: --timeout (1 s), a deadline for the whole request (connect, send, response).
+With --timeout-file PATH each stream re-reads PATH (seconds, e.g. "0.1") whenever it changes, before
+its next request, so the demo can give one phase a short timeout (the freeze: a request stuck on a
+frozen node would otherwise measure the client's timeout, not the routing) and the others the
+default. A missing or unreadable file means --timeout.
 Runs until SIGTERM/SIGINT, then exits 0. Standard library only.
 """
 
@@ -69,11 +76,24 @@ def classify(exc):
     return type(exc).__name__, False
 
 
-def read_response(sock):
-    """Reads one HTTP response; returns (body, server_closes)."""
+def remaining(deadline):
+    """Seconds left before the request's deadline (monotonic); a timeout once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise socket.timeout("request deadline passed")
+    return left
+
+
+def recv(sock, deadline):
+    sock.settimeout(remaining(deadline))
+    return sock.recv(65536)
+
+
+def read_response(sock, deadline):
+    """Reads one HTTP response before the deadline; returns (body, server_closes)."""
     buf = b""
     while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
+        chunk = recv(sock, deadline)
         if not chunk:
             raise Incomplete("EOF in headers")
         buf += chunk
@@ -90,7 +110,7 @@ def read_response(sock):
         raise BadResponse("no Content-Length")
     length = int(headers["content-length"])
     while len(body) < length:
-        chunk = sock.recv(65536)
+        chunk = recv(sock, deadline)
         if not chunk:
             raise Incomplete("EOF in body")
         body += chunk
@@ -110,6 +130,8 @@ class Stream:
         self.out = out
         self.sock = None
         self.conn = 0
+        self.timeout = args.timeout
+        self.timeout_mtime = None
         self.request = (
             "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: rhi-demo-traffic\r\n%s\r\n"
             % (args.host, "" if keepalive else "Connection: close\r\n")
@@ -147,22 +169,41 @@ class Stream:
                       "mono": time.monotonic(), "conn": self.conn, "err": kind, "reset": reset})
         self.close()
 
+    def refresh_timeout(self):
+        """--timeout-file: the timeout in force, re-read whenever the file changes."""
+        path = self.args.timeout_file
+        if not path:
+            return
+        try:
+            mtime = os.stat(path).st_mtime_ns
+            if mtime == self.timeout_mtime:
+                return
+            with open(path, encoding="utf-8") as f:
+                value = float(f.read().strip())
+            self.timeout_mtime = mtime
+            self.timeout = value if value > 0 else self.args.timeout
+        except (OSError, ValueError):
+            self.timeout_mtime = None
+            self.timeout = self.args.timeout
+
     def one(self):
+        self.refresh_timeout()
         if self.keepalive:
             self.idle_check()
         else:
             self.close()
         t, mono = time.time(), time.monotonic()
         reused = self.sock is not None
-        record = {"type": "req", "t": t, "mono": mono, "reused": reused}
+        record = {"type": "req", "t": t, "mono": mono, "reused": reused, "timeout": self.timeout}
+        deadline = mono + self.timeout
         try:
             if self.sock is None:
                 self.conn = next(CONN_IDS)
-                self.sock = socket.create_connection((self.args.vip, self.args.port), timeout=self.args.timeout)
-                self.sock.settimeout(self.args.timeout)
+                self.sock = socket.create_connection((self.args.vip, self.args.port), timeout=remaining(deadline))
             record["conn"] = self.conn
+            self.sock.settimeout(remaining(deadline))
             self.sock.sendall(self.request)
-            node, closes = read_response(self.sock)
+            node, closes = read_response(self.sock, deadline)
             record.update(ok=True, err=None, reset=False, node=node, server_close=closes)
             if closes or not self.keepalive:
                 self.close()
@@ -204,7 +245,8 @@ def main():
     parser.add_argument("--log", required=True, help="JSON lines output")
     parser.add_argument("--keepalive", type=int, default=4, help="keep-alive connections")
     parser.add_argument("--interval", type=float, default=0.01, help="seconds between requests per stream")
-    parser.add_argument("--timeout", type=float, default=1.0, help="seconds per request")
+    parser.add_argument("--timeout", type=float, default=1.0, help="seconds per request (a deadline)")
+    parser.add_argument("--timeout-file", help="re-read before each request when changed: seconds per request")
     args = parser.parse_args()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: STOP.set())

@@ -35,7 +35,8 @@ use crate::bgp::fsm::{collision_keeps_local_with_as, Action, Event, Fsm, FsmConf
 use crate::bgp::message::{Message, Update};
 use crate::bgp::nlri::Family;
 use crate::bgp::notification::{code, Notification};
-use crate::config::PeerConfig;
+use crate::config::{BfdConfig, PeerConfig};
+use crate::driver::bfd::{BfdCommand, BfdHandle, BfdReport, BfdStatus, SessionSpec};
 use crate::driver::bgp_close::{self, Closing, CLOSE_FLUSH};
 use crate::policy::{Announcement, SessionContext};
 use crate::rib::{pack, AdjRibOut};
@@ -71,6 +72,9 @@ pub enum PeerCommand {
     VerdictAt(Instant),
     /// Send the whole Adj-RIB-Out again (ExaBGP's `flush adj-rib out`).
     Resend,
+    /// Reload changed only timers: applied to the running session, which stays up. `bfd_task`
+    /// is the BFD task to use when BFD is newly turned on.
+    Timers { bfd: Option<BfdConfig>, bfd_task: Option<BfdHandle>, send_hold_time: Option<Duration> },
 }
 
 /// A session state change, for those who must hear about each one (API processes): the status
@@ -104,6 +108,8 @@ pub struct PeerStatus {
     /// Prefixes the peer announced to us (counted, not kept: rhi has no Adj-RIB-In).
     pub prefixes_received: u64,
     pub flaps: u64,
+    /// BFD to this router, once a session runs (it starts with the first TCP connection).
+    pub bfd: Option<BfdStatus>,
 }
 
 pub struct PeerHandle {
@@ -120,6 +126,7 @@ pub fn spawn_peer(
     local_as: u32,
     router_id: Ipv4Addr,
     state_events: Option<mpsc::UnboundedSender<PeerStateEvent>>,
+    bfd: Option<BfdHandle>,
 ) -> PeerHandle {
     let (commands, rx) = mpsc::unbounded_channel();
     let initial = PeerStatus {
@@ -138,12 +145,14 @@ pub fn spawn_peer(
         messages_received: 0,
         prefixes_received: 0,
         flaps: 0,
+        bfd: None,
     };
     let (status_tx, status) = watch::channel(initial);
     let name = peer.name.clone();
     let address = peer.address;
     let mut task = PeerTask::new(peer, local_as, router_id, rx, status_tx);
     task.state_events = state_events;
+    task.bfd.task = bfd;
     let task = tokio::spawn(task.run());
     PeerHandle { name, address, commands, status, task }
 }
@@ -171,6 +180,7 @@ enum Wake {
     Timer,
     /// The writer queue has room (false: the writer is gone).
     Writable(bool),
+    Bfd(BfdReport),
 }
 
 struct Connection {
@@ -270,6 +280,14 @@ struct PeerTask {
     /// The state last logged and published in the status.
     reported_state: State,
     state_events: Option<mpsc::UnboundedSender<PeerStateEvent>>,
+    bfd: BfdLink,
+}
+
+/// This peer's end of the BFD task.
+struct BfdLink {
+    task: Option<BfdHandle>,
+    reports_tx: mpsc::UnboundedSender<BfdReport>,
+    reports: mpsc::UnboundedReceiver<BfdReport>,
 }
 
 impl PeerTask {
@@ -310,6 +328,10 @@ impl PeerTask {
             verdict_at: None,
             reported_state: State::Idle,
             state_events: None,
+            bfd: {
+                let (reports_tx, reports) = mpsc::unbounded_channel();
+                BfdLink { task: None, reports_tx, reports }
+            },
         }
     }
 
@@ -324,6 +346,7 @@ impl PeerTask {
                 // timer is judged.
                 biased;
                 wake = connection_wake(&mut self.connection, has_output) => wake,
+                Some(report) = self.bfd.reports.recv() => Wake::Bfd(report),
                 command = self.commands.recv() => Wake::Command(command),
                 result = connect_progress(&mut self.connecting) => Wake::Connected(result),
                 _ = sleep_until(deadline), if deadline.is_some() => Wake::Timer,
@@ -390,6 +413,7 @@ impl PeerTask {
                     None
                 }
                 Wake::Writable(false) => None,
+                Wake::Bfd(report) => self.bfd_report(report),
             };
             if let Some(event) = event {
                 let actions = self.fsm.handle(Instant::now(), event);
@@ -438,7 +462,56 @@ impl PeerTask {
                 self.rib.resend_all();
                 None
             }
+            PeerCommand::Timers { bfd, bfd_task, send_hold_time } => {
+                self.peer.send_hold_time = send_hold_time;
+                self.fsm.set_send_hold_time(Instant::now(), send_hold_time);
+                self.set_bfd(bfd, bfd_task);
+                None
+            }
             PeerCommand::Shutdown { .. } => None,
+        }
+    }
+
+    /// The BFD task's news: shown in the status; a failure takes the session down at once.
+    fn bfd_report(&mut self, report: BfdReport) -> Option<Event> {
+        self.status.send_modify(|s| s.bfd = Some(report.status));
+        let diagnostic = report.failure?;
+        Some(Event::BfdDown { diagnostic: diagnostic.to_string() })
+    }
+
+    /// Runs BFD on the path of the connection just made; the BFD task keeps a session that
+    /// already runs on the same path.
+    fn watch_bfd(&self, local: SocketAddr, remote: SocketAddr) {
+        let (Some(task), Some(settings)) = (&self.bfd.task, self.peer.bfd) else { return };
+        let spec = SessionSpec {
+            peer: self.peer.name.clone(),
+            local: crate::listener::canonical(local.ip()),
+            remote: crate::listener::canonical(remote.ip()),
+            settings,
+        };
+        task.send(BfdCommand::Watch { spec, reports: self.bfd.reports_tx.clone() });
+    }
+
+    fn set_bfd(&mut self, settings: Option<BfdConfig>, task: Option<BfdHandle>) {
+        let before = self.peer.bfd;
+        self.peer.bfd = settings;
+        if self.bfd.task.is_none() {
+            self.bfd.task = task;
+        }
+        let Some(bfd) = &self.bfd.task else { return };
+        let peer = self.peer.name.clone();
+        match (before, settings) {
+            (Some(_), Some(settings)) => bfd.send(BfdCommand::Reconfigure { peer, settings }),
+            (Some(_), None) => {
+                bfd.send(BfdCommand::Stop { peer });
+                self.status.send_modify(|s| s.bfd = None);
+            }
+            (None, Some(_)) => {
+                if let Some(connection) = &self.connection {
+                    self.watch_bfd(connection.local, connection.remote);
+                }
+            }
+            (None, None) => {}
         }
     }
 
@@ -515,6 +588,7 @@ impl PeerTask {
             inbound,
         });
         debug!(peer = %self.peer.name, %local, %remote, inbound, "TCP connected");
+        self.watch_bfd(local, remote);
         Some(Event::TcpConnected)
     }
 
@@ -800,6 +874,10 @@ impl PeerTask {
             if withdrawn {
                 info!(peer = %self.peer.name, "routes withdrawn");
             }
+        }
+        // AdminDown first: the router must not take our Cease's closing of BFD for a failure.
+        if let (Some(bfd), Some(_)) = (&self.bfd.task, self.peer.bfd) {
+            bfd.send(BfdCommand::Stop { peer: self.peer.name.clone() });
         }
         let actions = self.fsm.handle(Instant::now(), Event::Stop { message });
         for action in actions {

@@ -485,3 +485,71 @@ fn reload_renegotiates_bfd_timers_without_resetting_bgp() {
     assert!(rhi.log().contains("renegotiating (Poll)"), "{}", rhi.log());
     bird.wait_route(VIP, secs(1));
 }
+
+/// Routes the busy-speaker test floods in: one UPDATE each (distinct MEDs), enough to keep the
+/// speaker and the peer task busy for seconds in a debug build.
+const FLOOD_ROUTES: u32 = 200_000;
+
+/// BFD must keep running while the rest of rhi is busy: a bulk injection from an API process
+/// keeps the speaker and the BGP session task working for seconds, and a BFD packet that waited
+/// for them past the 300 ms detection time would make the router take a busy node for a dead one.
+#[test]
+fn bfd_stays_up_while_rhi_injects_a_bulk_of_routes() {
+    if !require(&[Peer::Bird]) {
+        return;
+    }
+    let net = TestNet::allocate();
+    let bird = bird_with_bfd(
+        BirdOptions::new(&net),
+        format!("protocol bfd bfd1 {{ strict bind yes; accept multihop; multihop {{ {BIRD_TIMERS} }}; }}"),
+    );
+    let dir = support::process::WorkDir::new("flood");
+    let trigger = dir.join("go");
+    let script = dir.write(
+        "flood.py",
+        &format!(
+            "import os, sys, time\n\
+             while not os.path.exists({trigger:?}):\n\
+             \x20   time.sleep(0.02)\n\
+             for i in range({FLOOD_ROUTES}):\n\
+             \x20   sys.stdout.write('announce route 10.%d.%d.%d/32 next-hop {NEXT_HOP_V4} med %d\\n' % (100 + (i >> 16), (i >> 8) & 255, i & 255, i))\n\
+             sys.stdout.flush()\n\
+             time.sleep(3600)\n",
+            trigger = trigger.display().to_string(),
+        ),
+    );
+    let bfd = RHI_BFD.replace('}', ", multihop: true}");
+    let config = rhi_config(net.injector(), net.router(), Some(NEXT_HOP_V4), &bfd)
+        + &format!(
+            "processes:\n  - name: flood\n    run: [/usr/bin/python3, \"{}\"]\n    ack: false\n",
+            script.display()
+        );
+    let rhi = RhiProcess::start(&config);
+    wait_until_ok(secs(15), "BIRD's BFD Up", || bird_bfd_up(&bird, net.injector()));
+    let before = wait_rhi_established_with_bfd(&rhi, secs(10));
+
+    std::fs::write(&trigger, b"").expect("trigger");
+    let started = Instant::now();
+    let want = FLOOD_ROUTES as usize + 1;
+    wait_until_ok(secs(120), "BIRD to import the whole flood", || {
+        let text = bird.birdc(&["show", "protocols", "all", support::bird::PROTOCOL])?;
+        let imported = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Routes:")?.split_whitespace().next()?.parse::<usize>().ok())
+            .ok_or_else(|| format!("no route count in {text}"))?;
+        if imported >= want {
+            Ok(())
+        } else {
+            Err(format!("{imported} of {want} imported"))
+        }
+    });
+    eprintln!("MEASURED {FLOOD_ROUTES} routes injected in {} ms with BFD Up", ms(started.elapsed()));
+    let after = rhi_peer(&rhi).expect("status");
+    assert_eq!(after["state"], "Established", "{after}");
+    assert_eq!(flaps(&after), flaps(&before), "BGP went down during the flood: {after}");
+    assert_eq!(
+        after["bfd"]["transitions"], before["bfd"]["transitions"],
+        "BFD changed state during the flood: {after}"
+    );
+    bird_bfd_up(&bird, net.injector()).expect("BIRD's BFD still Up");
+}

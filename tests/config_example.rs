@@ -43,6 +43,7 @@ fn example_loads_as_haproxy01() {
     assert_eq!(c.peers[1].address.to_string(), "10.25.150.2");
     assert_eq!(c.peers[1].next_hop, NextHop::SelfAddress);
     assert_eq!(c.peers[1].families, vec![Family::IPV4_UNICAST]);
+    assert_eq!(c.peers[0].bfd.map(|b| (b.min_rx, b.multiplier)), Some((Duration::from_millis(100), 3)));
     let vip = &c.vips[0];
     assert_eq!(vip.prefix.to_string(), "10.46.46.46/32");
     assert_eq!(vip.attributes.med, Some(300));
@@ -72,6 +73,16 @@ fn maximal_config_round_trips() {
     assert_eq!(c.checks.len(), 4);
     assert_eq!(c.vips.len(), 3);
     assert_eq!(c.processes.len(), 1);
+    let bfd = c.peers[0].bfd.expect("sw01 has bfd");
+    assert_eq!((bfd.min_rx, bfd.min_tx, bfd.multiplier), (Duration::from_millis(50), Duration::from_millis(150), 5));
+    assert_eq!((bfd.multihop, bfd.min_ttl), (Some(true), Some(250)));
+    assert_eq!(c.peers[0].send_hold_time, Some(Duration::from_secs(240)));
+    let defaults = c.peers[1].bfd.expect("sw02 has bfd: true");
+    assert_eq!(
+        (defaults.min_rx, defaults.min_tx, defaults.multiplier),
+        (Duration::from_millis(100), Duration::from_millis(100), 3)
+    );
+    assert_eq!(c.peers[2].bfd, None);
     assert_round_trip(&c);
 }
 

@@ -98,6 +98,10 @@ impl BfdHandle {
     }
 }
 
+/// Starts the BFD task on a thread of its own, with its own single-threaded runtime. The daemon's
+/// runtime is single-threaded too, and a burst of work there (a million routes from an API
+/// process, a reload) can hold it for longer than a 300 ms detection time: BFD packets must not
+/// wait for it, or the routers would take a busy node for a dead one.
 pub fn spawn() -> BfdHandle {
     let (commands, rx) = mpsc::unbounded_channel();
     let (datagrams, received) = mpsc::channel(RECEIVE_QUEUE);
@@ -110,7 +114,14 @@ pub fn spawn() -> BfdHandle {
         by_discriminator: HashMap::new(),
         next_discriminator: initial_discriminator(),
     };
-    tokio::spawn(task.run());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let started = runtime.and_then(|runtime| {
+        std::thread::Builder::new().name("rhi-bfd".into()).spawn(move || runtime.block_on(task.run()))
+    });
+    if let Err(error) = started {
+        // Without its thread BFD never comes Up, and so never acts: BGP runs as without BFD.
+        warn!(%error, "BFD cannot start: sessions run without it");
+    }
     BfdHandle { commands }
 }
 

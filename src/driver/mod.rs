@@ -4,4 +4,3 @@
 
 pub mod bfd;
 pub mod bgp;
-mod bgp_close;

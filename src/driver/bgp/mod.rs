@@ -10,20 +10,25 @@
 //! are judged, the peer task reports the latest instant as [`Event::SendProgress`] (RFC 9687's
 //! send hold timer), so the peer task is not woken per write. A writer with nothing left to write
 //! counts as progressing: an idle session is not a stuck one. Closing is bounded in time, whatever
-//! the router does (`bgp_close`).
+//! the router does (`close`).
+
+mod bfd_link;
+mod close;
+mod collision;
+mod outbox;
+mod writer;
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use ipnet::IpNet;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -31,15 +36,17 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
 use crate::bgp::codec::{BgpCodec, CodecError, CodecParams};
-use crate::bgp::fsm::{collision_keeps_local_with_as, Action, Event, Fsm, FsmConfig, Negotiated, State};
+use crate::bgp::fsm::{Action, Event, Fsm, FsmConfig, Negotiated, State};
 use crate::bgp::message::{Message, Update};
 use crate::bgp::nlri::Family;
-use crate::bgp::notification::{code, Notification};
 use crate::config::{BfdConfig, PeerConfig};
-use crate::driver::bfd::{BfdCommand, BfdHandle, BfdReport, BfdStatus, SessionSpec};
-use crate::driver::bgp_close::{self, Closing, CLOSE_FLUSH};
+use crate::driver::bfd::{BfdCommand, BfdHandle, BfdReport, BfdStatus};
 use crate::policy::{Announcement, SessionContext};
-use crate::rib::{pack, AdjRibOut};
+use crate::rib::AdjRibOut;
+use bfd_link::BfdLink;
+use close::{Closing, CLOSE_FLUSH};
+use collision::collision_notification;
+use writer::{write_loop, Outgoing, WriteProgress};
 
 /// UPDATEs the writer may hold before we stop producing more (each <= 4 KiB, or 64 KiB).
 const WRITER_QUEUE: usize = 64;
@@ -159,17 +166,6 @@ pub fn spawn_peer(
 
 type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
-// Each value moves once, straight into the writer: boxing would only add an allocation.
-#[allow(clippy::large_enum_variant)]
-enum Outgoing {
-    Message(Message),
-    /// The first UPDATE after a health verdict, with the verdict's instant: the writer logs
-    /// how long after the verdict it was written to the socket.
-    AfterVerdict(Message, Instant),
-    /// Negotiation changed the wire format (4-octet AS, extended messages) from here on.
-    Params(CodecParams),
-}
-
 /// Why the peer task woke up; owned, so handling it may borrow the task mutably.
 #[allow(clippy::large_enum_variant)]
 enum Wake {
@@ -215,41 +211,6 @@ impl Connection {
     }
 }
 
-/// What the writer task tells the peer task about the socket taking data (RFC 9687).
-struct WriteProgress {
-    base: Instant,
-    /// When the socket last took data, in nanoseconds after `base`; 0 = never.
-    nanos: AtomicU64,
-    /// The writer has written everything it was given and waits for more.
-    idle: AtomicBool,
-}
-
-impl WriteProgress {
-    fn new() -> WriteProgress {
-        WriteProgress { base: Instant::now(), nanos: AtomicU64::new(0), idle: AtomicBool::new(true) }
-    }
-
-    fn record(&self) {
-        let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.nanos.store(nanos.max(1), Ordering::Relaxed);
-    }
-
-    fn last(&self) -> Option<Instant> {
-        match self.nanos.load(Ordering::Relaxed) {
-            0 => None,
-            nanos => self.base.checked_add(Duration::from_nanos(nanos)),
-        }
-    }
-
-    fn set_idle(&self, idle: bool) {
-        self.idle.store(idle, Ordering::Relaxed);
-    }
-
-    fn is_idle(&self) -> bool {
-        self.idle.load(Ordering::Relaxed)
-    }
-}
-
 struct Session {
     context: SessionContext,
     params: CodecParams,
@@ -281,13 +242,6 @@ struct PeerTask {
     reported_state: State,
     state_events: Option<mpsc::UnboundedSender<PeerStateEvent>>,
     bfd: BfdLink,
-}
-
-/// This peer's end of the BFD task.
-struct BfdLink {
-    task: Option<BfdHandle>,
-    reports_tx: mpsc::UnboundedSender<BfdReport>,
-    reports: mpsc::UnboundedReceiver<BfdReport>,
 }
 
 impl PeerTask {
@@ -472,99 +426,6 @@ impl PeerTask {
         }
     }
 
-    /// The BFD task's news: shown in the status; a failure takes the session down at once.
-    fn bfd_report(&mut self, report: BfdReport) -> Option<Event> {
-        self.status.send_modify(|s| s.bfd = Some(report.status));
-        let diagnostic = report.failure?;
-        Some(Event::BfdDown { diagnostic: diagnostic.to_string() })
-    }
-
-    /// Runs BFD on the path of the connection just made; the BFD task keeps a session that
-    /// already runs on the same path.
-    fn watch_bfd(&self, local: SocketAddr, remote: SocketAddr) {
-        let (Some(task), Some(settings)) = (&self.bfd.task, self.peer.bfd) else { return };
-        let spec = SessionSpec {
-            peer: self.peer.name.clone(),
-            local: crate::listener::canonical(local.ip()),
-            remote: crate::listener::canonical(remote.ip()),
-            settings,
-        };
-        task.send(BfdCommand::Watch { spec, reports: self.bfd.reports_tx.clone() });
-    }
-
-    fn set_bfd(&mut self, settings: Option<BfdConfig>, task: Option<BfdHandle>) {
-        let before = self.peer.bfd;
-        self.peer.bfd = settings;
-        if self.bfd.task.is_none() {
-            self.bfd.task = task;
-        }
-        let Some(bfd) = &self.bfd.task else { return };
-        let peer = self.peer.name.clone();
-        match (before, settings) {
-            (Some(_), Some(settings)) => bfd.send(BfdCommand::Reconfigure { peer, settings }),
-            (Some(_), None) => {
-                bfd.send(BfdCommand::Stop { peer });
-                self.status.send_modify(|s| s.bfd = None);
-            }
-            (None, Some(_)) => {
-                if let Some(connection) = &self.connection {
-                    self.watch_bfd(connection.local, connection.remote);
-                }
-            }
-            (None, None) => {}
-        }
-    }
-
-    /// RFC 4271 §6.8 for the connections a router opens to us.
-    fn inbound(&mut self, stream: TcpStream) -> Option<Event> {
-        let remote = stream.peer_addr().ok();
-        match self.fsm.state() {
-            State::Idle | State::Connect | State::Active if self.connection.is_none() => {
-                info!(peer = %self.peer.name, remote = ?remote, "accepted connection from peer");
-                self.connecting = None;
-                if self.fsm.state() == State::Idle {
-                    // We were waiting out a retry backoff: the router is ready now, so are we.
-                    let actions = self.fsm.handle(Instant::now(), Event::Start);
-                    self.apply(actions.into_iter().filter(|a| *a != Action::Connect).collect());
-                }
-                self.adopt(stream, true)
-            }
-            State::OpenSent => {
-                debug!(peer = %self.peer.name, "connection collision: holding the inbound connection until the peer's OPEN");
-                self.parked_inbound = Some(stream);
-                None
-            }
-            State::OpenConfirm => {
-                let remote_id = self.fsm.remote_id().unwrap_or(Ipv4Addr::UNSPECIFIED);
-                self.resolve_collision(stream, remote_id)
-            }
-            _ => {
-                info!(peer = %self.peer.name, remote = ?remote, state = ?self.fsm.state(), "refused connection: session already up");
-                self.reject(stream);
-                None
-            }
-        }
-    }
-
-    /// Both a connection we opened and one the router opened reached the point where the
-    /// router's BGP identifier is known: the higher identifier's connection survives.
-    fn resolve_collision(&mut self, inbound: TcpStream, remote_id: Ipv4Addr) -> Option<Event> {
-        let current_is_local = self.connection.as_ref().is_some_and(|c| !c.inbound);
-        let keep_current = collision_keeps_local_with_as(self.router_id, self.local_as, remote_id, self.peer.remote_as)
-            == current_is_local;
-        if keep_current {
-            info!(peer = %self.peer.name, "connection collision: keeping the existing connection");
-            self.reject(inbound);
-            return None;
-        }
-        info!(peer = %self.peer.name, "connection collision: switching to the peer's connection");
-        let actions = self.fsm.handle(Instant::now(), Event::CollisionLost);
-        self.apply(actions);
-        let actions = self.fsm.handle(Instant::now(), Event::Start);
-        self.apply(actions.into_iter().filter(|a| *a != Action::Connect).collect());
-        self.adopt(inbound, true)
-    }
-
     fn adopt(&mut self, stream: TcpStream, inbound: bool) -> Option<Event> {
         let (local, remote) = match (stream.local_addr(), stream.peer_addr()) {
             (Ok(local), Ok(remote)) => (local, remote),
@@ -687,12 +548,12 @@ impl PeerTask {
         let last: Vec<Outgoing> = self.urgent.drain(..).collect();
         self.outbox.clear();
         let deadline = Instant::now() + CLOSE_FLUSH;
-        tokio::spawn(bgp_close::close(connection.into_closing(last, self.peer.name.clone()), deadline));
+        tokio::spawn(close::close(connection.into_closing(last, self.peer.name.clone()), deadline));
     }
 
     /// Refuses a connection this peer will not use (collision), in the background.
     fn reject(&self, stream: TcpStream) {
-        tokio::spawn(bgp_close::reject(stream, collision_notification(), self.peer.name.clone()));
+        tokio::spawn(close::reject(stream, collision_notification(), self.peer.name.clone()));
     }
 
     /// RFC 9687: tells the FSM when the socket last took data, if that is news. A writer with
@@ -783,72 +644,6 @@ impl PeerTask {
         }
     }
 
-    fn has_output(&self) -> bool {
-        if self.connection.is_none() {
-            return false;
-        }
-        if !self.urgent.is_empty() {
-            return true;
-        }
-        match &self.session {
-            Some(session) => {
-                !self.outbox.is_empty()
-                    || self.rib.pending() > 0
-                    || (!session.end_of_rib_sent && self.initial_table_complete)
-            }
-            None => false,
-        }
-    }
-
-    /// Moves one message into the writer queue, FSM messages first. Called when the queue has
-    /// room; this task is its only producer, so the room is still there.
-    fn send_next(&mut self) {
-        if self.urgent.is_empty() && self.outbox.is_empty() {
-            self.fill_outbox();
-        }
-        let Some(connection) = &self.connection else { return };
-        let Ok(permit) = connection.writer.try_reserve() else { return };
-        if let Some(item) = self.urgent.pop_front() {
-            if matches!(item, Outgoing::Message(_)) {
-                self.status.send_modify(|s| s.messages_sent += 1);
-            }
-            permit.send(item);
-            return;
-        }
-        if let Some(update) = self.outbox.pop_front() {
-            self.status.send_modify(|s| {
-                s.updates_sent += 1;
-                s.messages_sent += 1;
-            });
-            let message = Message::Update(update);
-            permit.send(match self.verdict_at.take() {
-                Some(at) => Outgoing::AfterVerdict(message, at),
-                None => Outgoing::Message(message),
-            });
-        }
-        if self.outbox.is_empty() && self.rib.pending() == 0 {
-            self.status.send_modify(|s| s.prefixes_advertised = self.rib.advertised_count());
-        }
-    }
-
-    fn fill_outbox(&mut self) {
-        let Some(session) = &mut self.session else { return };
-        while self.outbox.is_empty() && self.rib.pending() > 0 {
-            let batch = self.rib.take_batch(BATCH_PREFIXES, &session.families);
-            let (updates, unsendable) = pack(&batch, &session.context, &session.params);
-            for skipped in unsendable {
-                warn!(peer = %self.peer.name, prefixes = ?skipped.prefixes, reason = skipped.reason, "not announced");
-                self.rib.not_sent(&skipped.prefixes);
-            }
-            self.outbox.extend(updates);
-        }
-        if self.outbox.is_empty() && self.initial_table_complete && !session.end_of_rib_sent {
-            session.end_of_rib_sent = true;
-            info!(peer = %self.peer.name, families = ?session.families, "initial table sent: End-of-RIB");
-            self.outbox.extend(session.families.iter().map(|family| Update::end_of_rib(*family)));
-        }
-    }
-
     /// SIGTERM path: withdraw what this peer holds, wait until the withdrawals are written, then
     /// Cease. Bounded in time by the caller.
     async fn shutdown(&mut self, message: String) {
@@ -887,7 +682,7 @@ impl PeerTask {
                     if let Some(connection) = self.connection.take() {
                         let last = self.urgent.drain(..).collect();
                         let closing = connection.into_closing(last, self.peer.name.clone());
-                        bgp_close::close(closing, Instant::now() + CLOSE_FLUSH).await;
+                        close::close(closing, Instant::now() + CLOSE_FLUSH).await;
                     }
                 }
                 _ => {}
@@ -895,55 +690,6 @@ impl PeerTask {
         }
         if self.reported_state != self.fsm.state() {
             self.state_changed(self.reported_state, self.fsm.state());
-        }
-    }
-}
-
-fn collision_notification() -> Notification {
-    Notification { code: code::CEASE, subcode: 7, data: bytes::Bytes::new() }
-}
-
-async fn write_loop(
-    mut sink: FramedWrite<OwnedWriteHalf, BgpCodec>,
-    mut queue: mpsc::Receiver<Outgoing>,
-    peer: String,
-    progress: Arc<WriteProgress>,
-) -> Result<(), CodecError> {
-    let mut verdict: Option<Instant> = None;
-    loop {
-        progress.set_idle(true);
-        let Some(item) = queue.recv().await else { break };
-        progress.set_idle(false);
-        feed(&mut sink, item, &mut verdict).await?;
-        progress.record();
-        // Everything already queued goes out in the same write: fewer syscalls under load.
-        while let Ok(item) = queue.try_recv() {
-            feed(&mut sink, item, &mut verdict).await?;
-            progress.record();
-        }
-        SinkExt::<Message>::flush(&mut sink).await?;
-        progress.record();
-        if let Some(at) = verdict.take() {
-            debug!(%peer, micros = at.elapsed().as_micros() as u64, "verdict → UPDATE written to the socket");
-        }
-    }
-    SinkExt::<Message>::close(&mut sink).await
-}
-
-async fn feed(
-    sink: &mut FramedWrite<OwnedWriteHalf, BgpCodec>,
-    item: Outgoing,
-    verdict: &mut Option<Instant>,
-) -> Result<(), CodecError> {
-    match item {
-        Outgoing::Message(message) => sink.feed(message).await,
-        Outgoing::AfterVerdict(message, at) => {
-            verdict.get_or_insert(at);
-            sink.feed(message).await
-        }
-        Outgoing::Params(params) => {
-            sink.encoder_mut().set_params(params);
-            Ok(())
         }
     }
 }

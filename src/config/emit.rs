@@ -8,12 +8,13 @@ use std::time::Duration;
 use super::community::{community_to_text, large_community_to_text};
 use super::raw::{
     DurationText, Int, OneOrMany, RawBfd, RawBfdSettings, RawCheck, RawConfig, RawControl, RawDrain, RawExec,
-    RawHaproxy, RawHttp, RawMetrics, RawOverride, RawPeer, RawProcess, RawTcp, RawVip, RawWhenDown, Text,
+    RawGracefulRestart, RawGracefulRestartSettings, RawHaproxy, RawHttp, RawMetrics, RawOverride, RawPeer, RawProcess,
+    RawTcp, RawTtlSecurity, RawTtlSecuritySettings, RawVip, RawWhenDown, Text,
 };
 use super::values::duration_text;
 use super::{
-    AttrOverride, BfdConfig, CheckConfig, CheckKind, Config, Encoder, HaproxyCheck, NextHop, PeerConfig, ProcessConfig,
-    VipConfig, WhenDown,
+    AttrOverride, BfdConfig, CheckConfig, CheckKind, Config, Encoder, GracefulRestart, HaproxyCheck, NextHop,
+    PeerConfig, ProcessConfig, TtlPolicy, VipConfig, WhenDown,
 };
 use crate::bgp::attributes::LargeCommunity;
 
@@ -49,10 +50,12 @@ fn raw_config(c: &Config) -> RawConfig {
         metrics: c.metrics.as_ref().map(|m| RawMetrics { listen: Some(text(m.listen)) }),
         processes: Some(c.processes.iter().map(raw_process).collect()),
         startup_grace: Some(duration(c.startup_grace)),
+        graceful_restart: c.graceful_restart.map(|gr| raw_graceful_restart(Some(gr))),
     }
 }
 
 fn raw_peer(p: &PeerConfig) -> RawPeer {
+    let (password, password_file) = super::protection::emit_password(p.md5.as_ref());
     RawPeer {
         name: Some(text(&p.name)),
         address: Some(text(p.address)),
@@ -70,6 +73,28 @@ fn raw_peer(p: &PeerConfig) -> RawPeer {
         families: Some(list(p.families.iter().map(text).collect())),
         bfd: p.bfd.map(raw_bfd),
         send_hold_time: p.send_hold_time.map(duration),
+        password,
+        password_file,
+        ttl_security: match p.ttl {
+            TtlPolicy::Gtsm { hops } => {
+                Some(RawTtlSecurity::Settings(RawTtlSecuritySettings { hops: Some(int(hops)) }))
+            }
+            _ => None,
+        },
+        ttl: match p.ttl {
+            TtlPolicy::Outgoing(ttl) => Some(int(ttl)),
+            _ => None,
+        },
+        graceful_restart: Some(raw_graceful_restart(p.graceful_restart)),
+    }
+}
+
+fn raw_graceful_restart(gr: Option<GracefulRestart>) -> RawGracefulRestart {
+    match gr {
+        None => RawGracefulRestart::Enabled(false),
+        Some(gr) => {
+            RawGracefulRestart::Settings(RawGracefulRestartSettings { restart_time: Some(duration(gr.restart_time)) })
+        }
     }
 }
 

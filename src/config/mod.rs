@@ -26,6 +26,7 @@ mod file;
 mod locate;
 mod peers;
 mod processes;
+mod protection;
 mod raw;
 mod resolve;
 mod values;
@@ -33,6 +34,7 @@ mod vips;
 
 pub use error::{ConfigError, Position};
 pub use file::{ConfigFile, ConfigFormat};
+pub use protection::{GracefulRestart, Md5Key, Md5Source, TtlPolicy, MD5_MAX_KEY_LEN};
 
 /// Where `rhi` looks when neither `-c` nor `$RHI_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "/etc/rhi/rhi.yaml";
@@ -54,6 +56,8 @@ pub struct Config {
     pub processes: Vec<ProcessConfig>,
     /// End-of-RIB waits at most this long for every check's first verdict (DESIGN §3).
     pub startup_grace: Duration,
+    /// The top-level `graceful_restart`: every peer's unless it says otherwise.
+    pub graceful_restart: Option<GracefulRestart>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +79,12 @@ pub struct PeerConfig {
     pub bfd: Option<BfdConfig>,
     /// RFC 9687; `None` = its recommended max(8 min, 2 × the negotiated hold time).
     pub send_hold_time: Option<Duration>,
+    /// TCP-MD5 (RFC 2385).
+    pub md5: Option<Md5Key>,
+    /// GTSM (RFC 5082) or an outgoing TTL.
+    pub ttl: TtlPolicy,
+    /// RFC 4724; `None` = the capability is not sent.
+    pub graceful_restart: Option<GracefulRestart>,
 }
 
 /// One peer's BFD settings: what rhi asks of the router and offers it.

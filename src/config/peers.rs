@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::error::{closest, ConfigError};
 use super::locate::YamlPath;
+use super::protection::{self, GracefulRestart};
 use super::raw::{DurationText, OneOrMany, RawPeer, Text};
 use super::resolve::{item_path, Ctx, DEFAULT_BGP_PORT};
 use super::values;
@@ -20,6 +21,8 @@ const MAX_CONNECT_RETRY: Duration = Duration::from_secs(60);
 pub(crate) struct Env<'a> {
     pub listen: &'a [SocketAddr],
     pub vips: &'a [VipConfig],
+    /// The top-level `graceful_restart`, the default of every peer.
+    pub graceful_restart: Option<GracefulRestart>,
 }
 
 pub(crate) fn resolve(ctx: &Ctx<'_>, raw: &[RawPeer], env: &Env<'_>) -> Result<Vec<PeerConfig>, ConfigError> {
@@ -98,6 +101,14 @@ fn resolve_one(ctx: &Ctx<'_>, path: &YamlPath, raw: &RawPeer, env: &Env<'_>) -> 
         send_hold_time: ctx.opt(raw.send_hold_time.as_ref(), &path.key("send_hold_time"), None, |v| {
             super::bfd::send_hold_time(v).map(Some)
         })?,
+        md5: protection::md5(ctx, path, raw)?,
+        ttl: protection::ttl(ctx, path, raw)?,
+        graceful_restart: protection::graceful_restart(
+            ctx,
+            &path.key("graceful_restart"),
+            raw.graceful_restart.as_ref(),
+            env.graceful_restart,
+        )?,
     };
     let explicit = families(ctx, &path.key("families"), raw.families.as_ref())?;
     peer.families = explicit.unwrap_or_else(|| vip_families(env.vips));

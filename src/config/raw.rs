@@ -42,6 +42,8 @@ pub(crate) struct RawConfig {
     pub processes: Option<Vec<RawProcess>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup_grace: Option<DurationText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graceful_restart: Option<RawGracefulRestart>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -73,6 +75,44 @@ pub(crate) struct RawPeer {
     pub bfd: Option<RawBfd>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_hold_time: Option<DurationText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_security: Option<RawTtlSecurity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Int>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graceful_restart: Option<RawGracefulRestart>,
+}
+
+/// `ttl_security: true|false` or `{hops: N}` (RFC 5082).
+#[derive(Debug)]
+pub(crate) enum RawTtlSecurity {
+    Enabled(bool),
+    Settings(RawTtlSecuritySettings),
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping (hops)")]
+pub(crate) struct RawTtlSecuritySettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hops: Option<Int>,
+}
+
+/// `graceful_restart: true|false` or `{restart_time: 30s}` (RFC 4724).
+#[derive(Debug)]
+pub(crate) enum RawGracefulRestart {
+    Enabled(bool),
+    Settings(RawGracefulRestartSettings),
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping (restart_time)")]
+pub(crate) struct RawGracefulRestartSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_time: Option<DurationText>,
 }
 
 /// `bfd: true`, `bfd: false`, or the settings (RFC 5880 timers, RFC 5883 multihop).
@@ -512,30 +552,48 @@ impl Serialize for RawWhenDown {
     }
 }
 
-impl<'de> Deserialize<'de> for RawBfd {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawBfd;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`true`, `false` or a mapping such as {min_rx: 100ms, min_tx: 100ms, multiplier: 3}")
-            }
-            fn visit_bool<E: de::Error>(self, b: bool) -> Result<RawBfd, E> {
-                Ok(RawBfd::Enabled(b))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawBfd, A::Error> {
-                RawBfdSettings::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawBfd::Settings)
+/// `true`, `false`, or a mapping of settings: how `bfd`, `ttl_security` and `graceful_restart`
+/// are written.
+macro_rules! bool_or_settings {
+    ($raw:ident, $settings:ident, $expecting:literal) => {
+        impl<'de> Deserialize<'de> for $raw {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $raw;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_bool<E: de::Error>(self, b: bool) -> Result<$raw, E> {
+                        Ok($raw::Enabled(b))
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<$raw, A::Error> {
+                        $settings::deserialize(de::value::MapAccessDeserializer::new(map)).map($raw::Settings)
+                    }
+                }
+                d.deserialize_any(V)
             }
         }
-        d.deserialize_any(V)
-    }
+
+        impl Serialize for $raw {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $raw::Enabled(b) => s.serialize_bool(*b),
+                    $raw::Settings(settings) => settings.serialize(s),
+                }
+            }
+        }
+    };
 }
 
-impl Serialize for RawBfd {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            RawBfd::Enabled(b) => s.serialize_bool(*b),
-            RawBfd::Settings(settings) => settings.serialize(s),
-        }
-    }
-}
+bool_or_settings!(RawTtlSecurity, RawTtlSecuritySettings, "`true`, `false` or a mapping such as {hops: 1}");
+bool_or_settings!(
+    RawGracefulRestart,
+    RawGracefulRestartSettings,
+    "`true`, `false` or a mapping such as {restart_time: 30s}"
+);
+bool_or_settings!(
+    RawBfd,
+    RawBfdSettings,
+    "`true`, `false` or a mapping such as {min_rx: 100ms, min_tx: 100ms, multiplier: 3}"
+);

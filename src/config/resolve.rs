@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::error::ConfigError;
 use super::locate::{Index, YamlPath};
+use super::protection;
 use super::raw::{OneOrMany, RawConfig, RawControl, RawDrain, RawMetrics, Text};
 use super::{checks, peers, processes, values, vips};
 use super::{Config, ControlConfig, DrainConfig, MetricsConfig};
@@ -79,7 +80,9 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigEr
     let listen = listen(ctx, raw.listen.as_ref())?;
     let checks = checks::resolve(ctx, raw.checks.as_ref())?;
     let vips = vips::resolve(ctx, raw.vips.as_deref().unwrap_or_default(), &checks)?;
-    let peer_env = peers::Env { listen: &listen, vips: &vips };
+    let graceful_restart =
+        protection::graceful_restart(ctx, &root.key("graceful_restart"), raw.graceful_restart.as_ref(), None)?;
+    let peer_env = peers::Env { listen: &listen, vips: &vips, graceful_restart };
     let peers = peers::resolve(ctx, raw.peers.as_deref().unwrap_or_default(), &peer_env)?;
     let processes = processes::resolve(ctx, raw.processes.as_deref().unwrap_or_default(), &peers)?;
     Ok(Config {
@@ -100,6 +103,7 @@ pub(crate) fn resolve(raw: &RawConfig, ctx: &Ctx<'_>) -> Result<Config, ConfigEr
             DEFAULT_STARTUP_GRACE,
             values::duration,
         )?,
+        graceful_restart,
     })
 }
 

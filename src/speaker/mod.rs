@@ -705,6 +705,7 @@ mod tests {
             metrics: None,
             processes: vec![],
             startup_grace: Duration::from_secs(10),
+            graceful_restart: None,
         }
     }
 
@@ -1014,6 +1015,9 @@ mod tests {
                 families: vec![],
                 bfd: None,
                 send_hold_time: None,
+                md5: None,
+                ttl: Default::default(),
+                graceful_restart: None,
             });
         }
         (speaker, rx1, rx2)

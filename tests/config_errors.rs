@@ -143,6 +143,37 @@ fn cases() -> Vec<Case> {
         case("tab indentation", head("peers:\n\t- name: x\n"), 4, 2, "invalid YAML: tabs"),
         case("wrong type", head("peers: sw01\n"), 3, 8, "peers: invalid type: string \"sw01\", expected a sequence"),
         case("duplicate process", head("processes:\n  - {name: a, run: [x]}\n  - {name: a, run: [y]}\n"), 5, 12, "`a` is already the name of processes[0]"),
+        // Session protection (TCP-MD5, GTSM, graceful restart). Files: see `password_file_errors_are_located`.
+        case(
+            "password and password_file both set",
+            with_peer("    password: \"S3cretValue\"\n    password_file: /etc/rhi/sw01.md5\n"),
+            8,
+            20,
+            "peers[0].password_file: password and password_file are both set: keep exactly one",
+        ),
+        case("empty password", with_peer("    password: \"\"\n"), 7, 15, "peers[0].password: is empty"),
+        case("password longer than 80 bytes", with_peer(&format!("    password: {}\n", "k".repeat(81))), 7, 15, "is 81 bytes long"),
+        case("ttl_security hops 0", with_peer("    ttl_security: {hops: 0}\n"), 7, 26, "peers[0].ttl_security.hops: 0 is out of range: must be 1..254"),
+        case("ttl_security hops 255", with_peer("    ttl_security:\n      hops: 255\n"), 8, 13, "peers[0].ttl_security.hops: 255 is out of range: must be 1..254"),
+        case("ttl_security not a bool or mapping", with_peer("    ttl_security: on\n"), 7, 19, "peers[0].ttl_security"),
+        case("ttl 0", with_peer("    ttl: 0\n"), 7, 10, "peers[0].ttl: 0 is out of range: must be 1..255"),
+        case("ttl 256", with_peer("    ttl: 256\n"), 7, 10, "peers[0].ttl: 256 is out of range"),
+        case("ttl and ttl_security", with_peer("    ttl_security: true\n    ttl: 255\n"), 8, 10, "ttl and ttl_security are both set"),
+        case(
+            "peer restart_time above 4095s",
+            with_peer("    graceful_restart: {restart_time: 4096s}\n"),
+            7,
+            38,
+            "peers[0].graceful_restart.restart_time: 4096s is too long: at most 4095s",
+        ),
+        case(
+            "top-level restart_time above 4095s",
+            head("graceful_restart:\n  restart_time: 2h\n"),
+            4,
+            17,
+            "graceful_restart.restart_time: 7200s is too long: at most 4095s",
+        ),
+        case("restart_time in ms", with_peer("    graceful_restart: {restart_time: 1500ms}\n"), 7, 38, "not a whole number of seconds"),
     ]
 }
 
@@ -245,4 +276,50 @@ fn garbage_never_panics() {
     }
     let deep = format!("router_id: {}", "[".repeat(10_000));
     assert!(Config::from_yaml(&deep, "x").is_err());
+}
+
+/// `password_file` problems, with real files: each a `file:line:col` error that names the key
+/// file, never its content.
+#[test]
+fn password_file_errors_are_located() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = |name: &str, mode: u32| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, "S3cretValue\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    };
+    let load = |path: &std::path::Path| {
+        let yaml = with_peer(&format!("    password_file: {}\n", path.display()));
+        Config::from_yaml(&yaml, "/etc/rhi/rhi.yaml")
+    };
+    let located = |path: &std::path::Path, fragment: &str| {
+        let e = load(path).expect_err(fragment);
+        let shown = e.to_string();
+        assert!(shown.starts_with("/etc/rhi/rhi.yaml:7:20: peers[0].password_file: "), "{shown}");
+        assert!(shown.contains(fragment), "want {fragment:?} in {shown}");
+        assert!(!shown.contains("S3cretValue"), "{shown}");
+    };
+    // Readable by every user: refused, as ssh refuses such a private key.
+    located(&key("world-readable", 0o644), "is accessible to every user (mode 644)");
+    located(&key("world-writable", 0o602), "is accessible to every user (mode 602)");
+    // Not there, or not a file.
+    located(&dir.path().join("missing"), "cannot read");
+    located(dir.path(), "is not a regular file");
+    // Unreadable by rhi (root reads it anyway, so only checked for other users).
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        located(&key("unreadable", 0o000), "cannot read");
+    }
+    // The empty key.
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o600)).unwrap();
+    located(&empty, "is empty");
+    // 600 and 640 load; one trailing newline is not part of the key.
+    for mode in [0o600, 0o640, 0o400] {
+        let config = load(&key(&format!("ok-{mode:o}"), mode)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.peers[0].md5.as_ref().unwrap().secret(), b"S3cretValue");
+    }
 }

@@ -24,13 +24,22 @@
 //! - `template { neighbor NAME { ... } }` + `inherit NAME;` / `inherit [ A B ];`, applied as
 //!   ExaBGP applies them: a template's single values REPLACE the neighbor's own (ExaBGP 4.2 and 5
 //!   behave so; rhi warns when it happens), lists and blocks are merged.
-//! - `capability { asn4 enable; route-refresh; extended-message; }`; `graceful-restart`,
-//!   `add-path`, `multi-session`, `operational`, `nexthop`, `aigp` only when disabled.
+//! - `capability { asn4 enable; route-refresh; extended-message; graceful-restart [N]; }`
+//!   (`graceful-restart` becomes the peer's `graceful_restart`, its time the hold-time when not
+//!   given, as in ExaBGP); `add-path`, `multi-session`, `operational`, `nexthop`, `aigp` only
+//!   when disabled.
+//! - Session protection: `md5-password` (quoted or not, ExaBGP's escapes; `md5-base64 true`
+//!   decodes it) becomes the peer's TCP-MD5 key, set on the loaded configuration and never written
+//!   into the YAML (`check-config` shows `password: (redacted)`); `md5-ip` equal to
+//!   `local-address`; `outgoing-ttl N` is `ttl: N`; `incoming-ttl N` (the lowest TTL accepted) is
+//!   `ttl_security: {hops: 256 - N}`, which sends TTL 255; ExaBGP 3's `ttl-security [N]` (the
+//!   outgoing TTL there) is `ttl: N`, with a warning.
 //!
 //! # Refused (an error naming the statement)
-//! TCP MD5 (`md5-password`, `md5-base64`, `md5-ip`), `graceful-restart` (rhi does not offer it),
+//! `md5-base64 auto` (ExaBGP guesses), `md5-ip` other than `local-address`, a key longer than 80
+//! bytes or not ASCII, `graceful-restart` above 4095 s,
 //! `add-path`, FlowSpec/L2VPN/VPN/labelled families and blocks (`flow`, `l2vpn`, `nexthop`,
-//! `operational`), `rate-limit N`, `outgoing-ttl`/`incoming-ttl N`, neighbor ranges, `local-as
+//! `operational`), `rate-limit N`, neighbor ranges, `local-as
 //! auto`/`peer-as auto`, `respawn false`, ExaBGP 3 `group` and in-neighbor `process` blocks, route
 //! attributes rhi cannot configure (`extended-community`, `origin egp|incomplete`, `aggregator`,
 //! `label`, `rd`, `split`, `watchdog`, `withdraw`, ...), and ExaBGP constructs rhi cannot express:
@@ -46,12 +55,17 @@
 //! `run` program (ExaBGP searches /etc/exabgp and the config's folder too), `[`/`]`/`,` in a `run`
 //! line, a passive neighbor without `listen` (rhi listens on local-address:179), no family block
 //! or `family all` (rhi offers both unicast families), a process no api lists (rhi sends it every
-//! neighbor's events), and a neighbor value replaced by a template's.
+//! neighbor's events), a neighbor value replaced by a template's, `incoming-ttl` on a neighbor
+//! without `listen` (ExaBGP checks it only on connections it accepts, rhi on every session) or
+//! with an `outgoing-ttl` other than 255 (rhi sends 255), `ttl-security` (ExaBGP 3), `md5-ip`
+//! with `local-address auto` (ignored, as by ExaBGP), `md5-password` (a reminder that the key
+//! is printed as `(redacted)`: a YAML configuration should take it from `password_file`), `md5-base64` alone (false in ExaBGP) and
+//! `graceful-restart` without a time (the hold-time, which may be long).
 
 use std::fmt;
 use std::path::Path;
 
-use crate::config::{Config, ConfigError, Position};
+use crate::config::{Config, ConfigError, Md5Key, Position};
 
 mod convert;
 mod model;
@@ -120,10 +134,13 @@ pub fn import(text: &str, origin: &str) -> Result<Imported, ImportError> {
     let mut warnings = Vec::new();
     let doc = model::document(&nodes, &mut warnings).map_err(|p| located(p.pos, p.message))?;
     let out = convert::convert(&doc, &mut warnings).map_err(|p| located(p.pos, p.message))?;
-    let config = Config::from_yaml(&out.yaml, origin).map_err(|e| {
+    let mut config = Config::from_yaml(&out.yaml, origin).map_err(|e| {
         let (pos, message) = blame(&out.places, &e.message);
         located(pos, message)
     })?;
+    for (i, key) in &out.md5 {
+        config.peers[*i].md5 = Some(Md5Key::inline(key));
+    }
     warnings.sort_by_key(|w| w.pos);
     let warnings = warnings.into_iter().map(|w| format!("{origin}:{}: {}", w.pos, w.message)).collect();
     Ok(Imported { config, warnings })

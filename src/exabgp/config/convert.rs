@@ -32,6 +32,9 @@ const MAX_NAME_FROM_DESCRIPTION: usize = 32;
 pub(crate) struct Output {
     pub yaml: String,
     pub places: Vec<Place>,
+    /// `md5-password`, decoded, by index in `peers`: set on the loaded configuration rather than
+    /// written into the YAML, so that the key is never in any text rhi produces.
+    pub md5: Vec<(usize, Vec<u8>)>,
 }
 
 /// `path` (`peers[0].hold_time`) was written from the ExaBGP statement at `pos`, in `scope`.
@@ -54,6 +57,26 @@ struct Peer {
     local_address: Option<IpAddr>,
     families: Vec<Family>,
     name: String,
+    protection: Protection,
+}
+
+/// A neighbor's TCP-MD5, TTL and graceful-restart settings, in rhi's terms.
+#[derive(Default)]
+struct Protection {
+    md5: Option<Vec<u8>>,
+    ttl: Ttl,
+    /// Seconds, and the statement.
+    graceful_restart: Option<(u16, Position)>,
+}
+
+#[derive(Default)]
+enum Ttl {
+    #[default]
+    Default,
+    /// `ttl: N`.
+    Outgoing(u8, Position),
+    /// `ttl_security: {hops: N}`.
+    Gtsm(u8, Position),
 }
 
 impl Peer {
@@ -104,6 +127,9 @@ pub(crate) fn convert(doc: &Document, warnings: &mut Vec<Warning>) -> Result<Out
             message: "there is no neighbor block: rhi needs at least one to know its router-id and local-as".into(),
         });
     }
+    for p in &mut peers {
+        p.protection = protection(p, warnings)?;
+    }
     same_everywhere(&peers)?;
     unique_sessions(&peers)?;
     name_peers(&mut peers);
@@ -142,7 +168,8 @@ pub(crate) fn convert(doc: &Document, warnings: &mut Vec<Warning>) -> Result<Out
     }
     let yaml = serde_yaml::to_string(&Value::Mapping(root))
         .map_err(|e| Problem { pos: None, message: format!("cannot write the rhi configuration: {e}") })?;
-    Ok(Output { yaml, places })
+    let md5 = peers.iter().enumerate().filter_map(|(i, p)| Some((i, p.protection.md5.clone()?))).collect();
+    Ok(Output { yaml, places, md5 })
 }
 
 fn place(places: &mut Vec<Place>, path: impl Into<String>, pos: Position, scope: &str) {
@@ -245,6 +272,7 @@ fn peer(n: &Neighbor, templates: &[Template], warnings: &mut Vec<Warning>) -> Re
         local_address,
         families,
         name: String::new(),
+        protection: Protection::default(),
     })
 }
 
@@ -282,6 +310,13 @@ fn inherit(dst: &mut Body, src: &Body, template: &str, scope: &str, warnings: &m
     scalar(&mut dst.listen, &src.listen, template, scope, warnings);
     scalar(&mut dst.connect, &src.connect, template, scope, warnings);
     scalar(&mut dst.description, &src.description, template, scope, warnings);
+    scalar(&mut dst.md5_password, &src.md5_password, template, scope, warnings);
+    scalar(&mut dst.md5_base64, &src.md5_base64, template, scope, warnings);
+    scalar(&mut dst.md5_ip, &src.md5_ip, template, scope, warnings);
+    scalar(&mut dst.outgoing_ttl, &src.outgoing_ttl, template, scope, warnings);
+    scalar(&mut dst.incoming_ttl, &src.incoming_ttl, template, scope, warnings);
+    scalar(&mut dst.ttl_security, &src.ttl_security, template, scope, warnings);
+    scalar(&mut dst.graceful_restart, &src.graceful_restart, template, scope, warnings);
     match (&mut dst.families, &src.families) {
         (_, None) => {}
         (None, Some(s)) => dst.families = Some(s.clone()),
@@ -300,6 +335,193 @@ fn inherit(dst: &mut Body, src: &Body, template: &str, scope: &str, warnings: &m
         }
     }
     dst.routes.extend(src.routes.iter().map(|r| Route { template: Some(template.to_owned()), ..r.clone() }));
+}
+
+/// ExaBGP's session protection in rhi's terms (`neighbor/__init__.py`, `reactor/network/tcp.py`,
+/// `reactor/listener.py` of ExaBGP 4.2):
+/// - `md5-password` is the key as written, or base64 with `md5-base64 true`; at most 80 bytes.
+/// - `md5-ip` is the local address ExaBGP connects from and listens on (default: local-address);
+///   rhi has one, `local_address`, so a different `md5-ip` is refused.
+/// - `outgoing-ttl N` is `ttl: N`. `incoming-ttl N` is the lowest TTL accepted, which is GTSM with
+///   `hops: 256 - N` (rhi then sends TTL 255, which any router accepts where it accepted less).
+/// - `graceful-restart [N]` is `graceful_restart: {restart_time: N}`, the hold-time when no N.
+fn protection(p: &Peer, warnings: &mut Vec<Warning>) -> Result<Protection, Problem> {
+    let b = &p.body;
+    let err = |pos: Position, m: String| problem(pos, format!("{}: {m}", p.scope));
+    let mut out = Protection::default();
+
+    if let Some(pw) = &b.md5_password {
+        let base64 = b.md5_base64.as_ref().filter(|s| s.value);
+        let key = match base64 {
+            Some(flag) => decode_base64(&pw.value.0).map_err(|why| {
+                err(
+                    pw.pos,
+                    format!(
+                        "md5-password is not valid base64 ({why}), which md5-base64 at line {} says",
+                        flag.pos.line
+                    ),
+                )
+            })?,
+            None => {
+                if !pw.value.0.is_ascii() {
+                    return Err(err(
+                        pw.pos,
+                        "md5-password has a non-ASCII character: ExaBGP sends the key as ASCII and fails on it, and \
+                         routers encode such keys differently; use ASCII, or give it as base64 with md5-base64 true"
+                            .into(),
+                    ));
+                }
+                pw.value.0.as_bytes().to_vec()
+            }
+        };
+        if key.is_empty() {
+            return Err(err(pw.pos, "md5-password: the key is empty".into()));
+        }
+        if key.len() > crate::config::MD5_MAX_KEY_LEN {
+            return Err(err(
+                pw.pos,
+                format!(
+                    "md5-password: the key is {} bytes long; the kernel takes at most {} (ExaBGP refuses it too)",
+                    key.len(),
+                    crate::config::MD5_MAX_KEY_LEN
+                ),
+            ));
+        }
+        out.md5 = Some(key);
+        warnings.push(Warning {
+            pos: pw.pos,
+            message: format!(
+                "{}: the md5-password is never printed (`password: (redacted)`): in a YAML configuration, put the key \
+                 in a file only rhi can read and set password_file",
+                p.scope
+            ),
+        });
+    }
+
+    if let Some(ip) = &b.md5_ip {
+        if ip.value.is_ipv4() != p.address.is_ipv4() {
+            return Err(err(
+                ip.pos,
+                format!("md5-ip {} and the neighbor address {} must be of the same family", ip.value, p.address),
+            ));
+        }
+        match p.local_address {
+            None => warnings.push(Warning {
+                pos: ip.pos,
+                message: format!("{}: `{}` is ignored with local-address auto (by ExaBGP too)", p.scope, ip.text),
+            }),
+            Some(local) if local == ip.value => {}
+            Some(local) => {
+                return Err(err(
+                    ip.pos,
+                    format!(
+                        "md5-ip {} differs from local-address {local}: ExaBGP would connect from and listen on {} (the \
+                         local end the key is bound to); rhi has one local address per session: write local-address {}, \
+                         or remove md5-ip",
+                        ip.value, ip.value, ip.value
+                    ),
+                ));
+            }
+        }
+    }
+
+    let outgoing = match (&b.outgoing_ttl, &b.ttl_security) {
+        (Some(o), Some(t)) => {
+            return Err(err(
+                t.pos,
+                format!("`{}` and `{}` (line {}) both set the outgoing TTL: keep one", t.text, o.text, o.pos.line),
+            ))
+        }
+        (Some(s), None) | (None, Some(s)) => s.value.map(|v| (v, s)),
+        (None, None) => None,
+    };
+    let incoming = b.incoming_ttl.as_ref().and_then(|s| Some((s.value?, s)));
+    out.ttl = match (incoming, outgoing) {
+        (Some((1, set)), _) => {
+            warnings.push(Warning {
+                pos: set.pos,
+                message: format!("{}: `{}` accepts every TTL: there is nothing to check", p.scope, set.text),
+            });
+            outgoing.map_or(Ttl::Default, |(v, s)| Ttl::Outgoing(v, s.pos))
+        }
+        (Some((min, set)), out_ttl) => {
+            let hops = 256 - u16::from(min);
+            if let Some((v, s)) = out_ttl.filter(|(v, _)| *v != 255) {
+                warnings.push(Warning {
+                    pos: s.pos,
+                    message: format!(
+                        "{}: `{}` becomes TTL 255: with `{}` rhi checks the router's TTL as GTSM does (RFC 5082, \
+                         ttl_security hops {hops}), which always sends 255; a router accepts TTL 255 wherever it \
+                         accepted {v}",
+                        p.scope, s.text, set.text
+                    ),
+                });
+            }
+            if b.listen.as_ref().is_none_or(|l| l.value == 0) {
+                warnings.push(Warning {
+                    pos: set.pos,
+                    message: format!(
+                        "{}: ExaBGP checks incoming-ttl only on the connections it accepts (with listen); rhi checks it \
+                         on every session to this neighbor: the router must send TTL {min} or more (ttl-security hops \
+                         {hops} on the router)",
+                        p.scope
+                    ),
+                });
+            }
+            Ttl::Gtsm(hops as u8, set.pos)
+        }
+        (None, Some((v, s))) => Ttl::Outgoing(v, s.pos),
+        (None, None) => Ttl::Default,
+    };
+
+    if let Some(gr) = &b.graceful_restart {
+        if let Some(time) = gr.value {
+            let time = if time == 0 {
+                let hold = b.hold_time.as_ref().map_or(EXABGP_HOLD_TIME, |h| h.value);
+                warnings.push(Warning {
+                    pos: gr.pos,
+                    message: format!(
+                        "{}: `{}` gives no restart time: ExaBGP uses the hold-time ({hold}s) and so does rhi; a \
+                         crashed node's routes stay at the router that long: a short time (30) is safer",
+                        p.scope, gr.text
+                    ),
+                });
+                hold
+            } else {
+                time
+            };
+            out.graceful_restart = Some((time, gr.pos));
+        }
+    }
+    Ok(out)
+}
+
+/// Standard base64 with its padding (what Python's `b64decode` reads, minus the characters it
+/// would skip). The reasons never quote the key.
+fn decode_base64(text: &str) -> Result<Vec<u8>, &'static str> {
+    let body = text.trim_end_matches('=');
+    if text.len() % 4 != 0 || text.len() - body.len() > 2 {
+        return Err("its length with padding is not a multiple of 4");
+    }
+    let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in body.chars() {
+        let v = match c {
+            'A'..='Z' => c as u32 - 'A' as u32,
+            'a'..='z' => c as u32 - 'a' as u32 + 26,
+            '0'..='9' => c as u32 - '0' as u32 + 52,
+            '+' => 62,
+            '/' => 63,
+            _ => return Err("a character outside A-Z a-z 0-9 + / ="),
+        };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
 }
 
 /// rhi has one router-id and one local AS for all its sessions.
@@ -632,6 +854,25 @@ fn peer_yaml(i: usize, p: &Peer, nh: &NextHops, places: &mut Vec<Place>) -> Valu
     let families: Vec<Value> = p.families.iter().map(|f| Value::from(f.to_string())).collect();
     m.insert("families".into(), Value::Sequence(families));
     at(places, "families", p.body.families.as_ref().map_or(p.pos, |f| f.pos));
+    match p.protection.ttl {
+        Ttl::Default => {}
+        Ttl::Outgoing(ttl, pos) => {
+            m.insert("ttl".into(), ttl.into());
+            at(places, "ttl", pos);
+        }
+        Ttl::Gtsm(hops, pos) => {
+            let mut gtsm = Mapping::new();
+            gtsm.insert("hops".into(), hops.into());
+            m.insert("ttl_security".into(), Value::Mapping(gtsm));
+            at(places, "ttl_security", pos);
+        }
+    }
+    if let Some((time, pos)) = p.protection.graceful_restart {
+        let mut gr = Mapping::new();
+        gr.insert("restart_time".into(), format!("{time}s").into());
+        m.insert("graceful_restart".into(), Value::Mapping(gr));
+        at(places, "graceful_restart", pos);
+    }
     Value::Mapping(m)
 }
 
@@ -733,4 +974,11 @@ fn processes(
         out.push(Value::Mapping(m));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) fn decode(text: &str) -> Result<Vec<u8>, &'static str> {
+        super::decode_base64(text)
+    }
 }

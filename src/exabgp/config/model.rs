@@ -90,6 +90,31 @@ pub(crate) struct Body {
     /// Process names from `api { processes [..] }`.
     pub processes: Vec<Set<String>>,
     pub routes: Vec<Route>,
+    /// `md5-password`, as written: decoded in `convert`, once `md5-base64` is known.
+    pub md5_password: Option<Set<Secret>>,
+    /// `md5-base64 true|false` (ExaBGP's default: false, also when the keyword stands alone).
+    pub md5_base64: Option<Set<bool>>,
+    /// `md5-ip`: the local address ExaBGP binds the session (and so the key) to.
+    pub md5_ip: Option<Set<IpAddr>>,
+    /// `outgoing-ttl`; `None` inside = `disable` or 0 (the kernel's default TTL).
+    pub outgoing_ttl: Option<Set<Option<u8>>>,
+    /// `incoming-ttl`: the lowest TTL accepted; `None` inside = `disable` or 0.
+    pub incoming_ttl: Option<Set<Option<u8>>>,
+    /// ExaBGP 3's `ttl-security [N]`, which set the outgoing TTL (255 when alone).
+    pub ttl_security: Option<Set<Option<u8>>>,
+    /// `capability { graceful-restart [N|disable]; }`: `None` inside = disabled, `Some(0)` = no
+    /// time given (ExaBGP then uses the hold-time).
+    pub graceful_restart: Option<Set<Option<u16>>>,
+}
+
+/// A TCP-MD5 key as written in the ExaBGP file: never shown by `Debug` or in a message.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -377,6 +402,7 @@ const NEIGHBOR_STATEMENTS: &[&str] = &[
     "rate-limit",
     "outgoing-ttl",
     "incoming-ttl",
+    "ttl-security",
     "host-name",
     "domain-name",
 ];
@@ -417,21 +443,21 @@ fn statement(node: &Node, scope: &mut Scope<'_>, out: &mut Body, in_template: bo
             let value = if t.text == "auto" {
                 None
             } else {
-                Some(t.text.parse::<IpAddr>().map_err(|_| {
-                    scope.err(t.pos, format!("'{}' is not an IP address (or 'auto')", t.text))
-                })?)
+                Some(
+                    t.text
+                        .parse::<IpAddr>()
+                        .map_err(|_| scope.err(t.pos, format!("'{}' is not an IP address (or 'auto')", t.text)))?,
+                )
             };
             set_once(&mut out.local_address, node, value, scope)
         }
         "local-as" | "peer-as" => {
             let t = single(node, scope)?;
             if t.text == "auto" {
-                return Err(scope.err(
-                    t.pos,
-                    format!("'{kw} auto' is not supported by rhi: give the AS number"),
-                ));
+                return Err(scope.err(t.pos, format!("'{kw} auto' is not supported by rhi: give the AS number")));
             }
-            let asn = parse_asn(&t.text).ok_or_else(|| scope.err(t.pos, format!("'{}' is not a valid AS number", t.text)))?;
+            let asn =
+                parse_asn(&t.text).ok_or_else(|| scope.err(t.pos, format!("'{}' is not a valid AS number", t.text)))?;
             if asn == 0 {
                 return Err(scope.err(t.pos, "AS 0 is reserved (RFC 7607)"));
             }
@@ -454,7 +480,8 @@ fn statement(node: &Node, scope: &mut Scope<'_>, out: &mut Body, in_template: bo
         }
         "listen" | "connect" => {
             let t = single(node, scope)?;
-            let port = t.text.parse::<u16>().map_err(|_| scope.err(t.pos, format!("'{}' is not a TCP port", t.text)))?;
+            let port =
+                t.text.parse::<u16>().map_err(|_| scope.err(t.pos, format!("'{}' is not a TCP port", t.text)))?;
             let slot = if kw == "listen" { &mut out.listen } else { &mut out.connect };
             set_once(slot, node, port, scope)
         }
@@ -470,26 +497,74 @@ fn statement(node: &Node, scope: &mut Scope<'_>, out: &mut Body, in_template: bo
             }
             Ok(())
         }
-        "md5-password" | "md5-base64" | "md5-ip" => Err(scope.err(
-            node.pos(),
-            format!("'{kw}' is not supported by rhi yet (no TCP MD5 signatures, RFC 2385): remove it here and on the router, or keep ExaBGP for this session"),
-        )),
+        "md5-password" => {
+            let t = single(node, scope)?;
+            if t.text.is_empty() {
+                return Err(scope.err(t.pos, "'md5-password' needs the key (ExaBGP refuses an empty one too)"));
+            }
+            set_once(&mut out.md5_password, node, Secret(t.text.clone()), scope)?;
+            if let Some(s) = out.md5_password.as_mut() {
+                // The statement's text is quoted in messages: never with the key in it.
+                s.text = "md5-password (redacted)".to_owned();
+            }
+            Ok(())
+        }
+        "md5-base64" => {
+            // ExaBGP's `auto_boolean`, whose default here is false: `md5-base64;` alone is false.
+            if node.words.len() == 1 {
+                scope.warn(
+                    node.pos(),
+                    "'md5-base64' alone means false in ExaBGP (its default): the key is used as written; write \
+                     md5-base64 true; if it is base64",
+                );
+                return set_once(&mut out.md5_base64, node, false, scope);
+            }
+            let t = single(node, scope)?;
+            let v = match t.text.to_ascii_lowercase().as_str() {
+                "true" | "enable" | "enabled" => true,
+                "false" | "disable" | "disabled" => false,
+                "auto" => {
+                    return Err(scope.err(
+                        t.pos,
+                        "'md5-base64 auto' is not supported by rhi: ExaBGP guesses (a key of only a-f and 0-9 is \
+                         decoded as base64, any other is used as written); write md5-base64 true; or false;",
+                    ))
+                }
+                _ => return Err(scope.err(t.pos, format!("'{}' is not a boolean: write true or false", t.text))),
+            };
+            set_once(&mut out.md5_base64, node, v, scope)
+        }
+        "md5-ip" => {
+            let t = single(node, scope)?;
+            let ip =
+                t.text.parse::<IpAddr>().map_err(|_| scope.err(t.pos, format!("'{}' is not an IP address", t.text)))?;
+            set_once(&mut out.md5_ip, node, ip, scope)
+        }
         "group-updates" => {
             if !boolean(node, true, scope)? {
-                scope.warn(node.pos(), "'group-updates false' is ignored: rhi always packs prefixes that share attributes into one UPDATE");
+                scope.warn(
+                    node.pos(),
+                    "'group-updates false' is ignored: rhi always packs prefixes that share attributes into one UPDATE",
+                );
             }
             Ok(())
         }
         "auto-flush" => {
             if !boolean(node, true, scope)? {
-                scope.warn(node.pos(), "'auto-flush false' is ignored: rhi sends the routes of API processes as they arrive");
+                scope.warn(
+                    node.pos(),
+                    "'auto-flush false' is ignored: rhi sends the routes of API processes as they arrive",
+                );
             }
             Ok(())
         }
         "adj-rib-out" => {
             // ExaBGP's value when the word stands alone is false.
             if !boolean(node, false, scope)? {
-                scope.warn(node.pos(), "'adj-rib-out false' is ignored: rhi always keeps what it sent, and resends it after a reconnect");
+                scope.warn(
+                    node.pos(),
+                    "'adj-rib-out false' is ignored: rhi always keeps what it sent, and resends it after a reconnect",
+                );
             }
             Ok(())
         }
@@ -508,25 +583,47 @@ fn statement(node: &Node, scope: &mut Scope<'_>, out: &mut Body, in_template: bo
             }
             Ok(())
         }
-        "rate-limit" => match single(node, scope)?.text.to_ascii_lowercase().as_str() {
-            "disable" | "disabled" => Ok(()),
-            _ => Err(scope.err(node.pos(), "'rate-limit' is not supported by rhi (it reads every message a router sends)")),
-        },
-        "outgoing-ttl" | "incoming-ttl" => match single(node, scope)?.text.as_str() {
-            "false" | "disable" | "disabled" => Ok(()),
-            _ => Err(scope.err(node.pos(), format!("'{kw}' is not supported by rhi yet (no TTL security, RFC 5082)"))),
-        },
+        "rate-limit" => {
+            match single(node, scope)?.text.to_ascii_lowercase().as_str() {
+                "disable" | "disabled" => Ok(()),
+                _ => Err(scope
+                    .err(node.pos(), "'rate-limit' is not supported by rhi (it reads every message a router sends)")),
+            }
+        }
+        "outgoing-ttl" | "incoming-ttl" => {
+            let ttl = ttl_value(single(node, scope)?, kw, scope)?;
+            let slot = if kw == "outgoing-ttl" { &mut out.outgoing_ttl } else { &mut out.incoming_ttl };
+            set_once(slot, node, ttl, scope)
+        }
+        "ttl-security" => {
+            // ExaBGP 3 (`_set_ttl`): the outgoing TTL, 255 when the keyword stands alone.
+            let ttl = if node.words.len() == 1 { Some(255) } else { ttl_value(single(node, scope)?, kw, scope)? };
+            scope.warn(
+                node.pos(),
+                format!(
+                    "'ttl-security' is ExaBGP 3 syntax (ExaBGP 4 and 5 refuse it), where it set the outgoing TTL only: \
+                     rhi reads it as {}; for GTSM (RFC 5082, the router's TTL checked too) write incoming-ttl 255;",
+                    ttl.map_or("the default TTL".to_owned(), |t| format!("`ttl: {t}`"))
+                ),
+            );
+            set_once(&mut out.ttl_security, node, ttl, scope)
+        }
         "host-name" | "domain-name" => {
             single(node, scope)?;
             scope.warn(node.pos(), format!("'{kw}' is ignored: rhi does not send the FQDN capability"));
             Ok(())
         }
-        "route" => Err(scope.err(node.pos(), "a route belongs in a static block: static { route PREFIX next-hop IP; }")),
+        "route" => {
+            Err(scope.err(node.pos(), "a route belongs in a static block: static { route PREFIX next-hop IP; }"))
+        }
         "attributes" => Err(scope.err(node.pos(), "'attributes ... nlri ...' belongs in a static block")),
         _ if NEIGHBOR_BLOCKS.contains(&kw) => Err(scope.err(node.pos(), format!("'{kw}' is a block: {kw} {{ ... }}"))),
         _ => Err(scope.err(
             node.pos(),
-            format!("unknown keyword '{kw}'{}", suggest(kw, NEIGHBOR_STATEMENTS.iter().chain(NEIGHBOR_BLOCKS).copied().collect::<Vec<_>>().as_slice())),
+            format!(
+                "unknown keyword '{kw}'{}",
+                suggest(kw, NEIGHBOR_STATEMENTS.iter().chain(NEIGHBOR_BLOCKS).copied().collect::<Vec<_>>().as_slice())
+            ),
         )),
     }
 }
@@ -545,7 +642,7 @@ fn block(node: &Node, items: &[Node], scope: &mut Scope<'_>, out: &mut Body) -> 
     }
     match kw {
         "family" => family(node, items, scope, out),
-        "capability" => capability(items, scope),
+        "capability" => capability(items, scope, out),
         "api" => api(node, items, scope, out),
         "static" => {
             for item in items {
@@ -622,7 +719,7 @@ fn family(node: &Node, items: &[Node], scope: &mut Scope<'_>, out: &mut Body) ->
     Ok(())
 }
 
-fn capability(items: &[Node], scope: &mut Scope<'_>) -> Result<(), Problem> {
+fn capability(items: &[Node], scope: &mut Scope<'_>, out: &mut Body) -> Result<(), Problem> {
     for item in items {
         let kw = item.keyword();
         if item.body.is_some() {
@@ -654,15 +751,33 @@ fn capability(items: &[Node], scope: &mut Scope<'_>) -> Result<(), Problem> {
                 }
             }
             "graceful-restart" => {
-                let off = matches!(item.words.get(1).map(|t| t.text.as_str()), Some("disable" | "disabled"));
-                if !off || item.words.len() > 2 {
-                    return Err(scope.err(
-                        item.pos(),
-                        "'graceful-restart' is not supported by rhi yet: it does not offer graceful restart (RFC 4724); \
-                         after a restart it re-announces and sends End-of-RIB once every check has a verdict. Remove it, \
-                         or write graceful-restart disable;",
-                    ));
-                }
+                // ExaBGP's `gracefulrestart`: alone (or 0) = the hold-time, `disable`, or seconds.
+                let time = if item.words.len() == 1 {
+                    Some(0)
+                } else {
+                    let t = single(item, scope)?;
+                    match t.text.as_str() {
+                        "disable" | "disabled" => None,
+                        text => match text.parse::<u32>() {
+                            Ok(n @ 0..=4095) => Some(n as u16),
+                            Ok(_) => {
+                                return Err(scope.err(
+                                    t.pos,
+                                    format!(
+                                        "graceful-restart {text}: the restart time is at most 4095 seconds (a 12-bit \
+                                         field, RFC 4724)"
+                                    ),
+                                ))
+                            }
+                            Err(_) => {
+                                return Err(
+                                    scope.err(t.pos, format!("'{text}' is not a graceful-restart time in seconds"))
+                                )
+                            }
+                        },
+                    }
+                };
+                set_once(&mut out.graceful_restart, item, time, scope)?;
             }
             "add-path" => {
                 let off = matches!(
@@ -1112,6 +1227,19 @@ fn parse_asn(text: &str) -> Option<u32> {
         return Some((u32::from(high) << 16) | u32::from(low));
     }
     u32::try_from(digits(text)?).ok()
+}
+
+/// ExaBGP's `ttl`: 0 to 255, or false/disable/disabled; 0 and those leave the TTL alone.
+fn ttl_value(t: &Token, kw: &str, scope: &Scope<'_>) -> Result<Option<u8>, Problem> {
+    if matches!(t.text.as_str(), "false" | "disable" | "disabled") {
+        return Ok(None);
+    }
+    match digits(&t.text) {
+        Some(0) => Ok(None),
+        Some(n @ 1..=255) => Ok(Some(n as u8)),
+        Some(_) => Err(scope.err(t.pos, format!("{kw} {}: a TTL is at most 255 (ExaBGP refuses it too)", t.text))),
+        None => Err(scope.err(t.pos, format!("'{}' is not a TTL: write 1 to 255, or disable", t.text))),
+    }
 }
 
 /// The one value of a statement.

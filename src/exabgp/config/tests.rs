@@ -3,7 +3,7 @@ use std::net::IpAddr;
 use super::*;
 use crate::bgp::attributes::LargeCommunity;
 use crate::bgp::nlri::Family;
-use crate::config::{Encoder, NextHop, RouteAttrs, WhenDown};
+use crate::config::{Encoder, GracefulRestart, Md5Key, NextHop, RouteAttrs, TtlPolicy, WhenDown};
 
 /// Lines 1-6; whatever `extra` holds starts at line 7.
 const HEAD: &str = "neighbor 10.0.0.1 {\n\
@@ -133,10 +133,7 @@ fn names_from_descriptions() {
 #[test]
 fn unsupported_neighbor_features_are_errors() {
     let cases = [
-        ("  md5-password secret;\n", "t.conf:7:3: neighbor 10.0.0.1: 'md5-password' is not supported by rhi yet"),
-        ("  md5-ip 10.0.0.2;\n", "t.conf:7:3: neighbor 10.0.0.1: 'md5-ip' is not supported by rhi yet"),
         ("  rate-limit 10;\n", "t.conf:7:3: neighbor 10.0.0.1: 'rate-limit' is not supported by rhi"),
-        ("  outgoing-ttl 255;\n", "t.conf:7:3: neighbor 10.0.0.1: 'outgoing-ttl' is not supported by rhi yet"),
         ("  flow {\n  }\n", "t.conf:7:3: neighbor 10.0.0.1: 'flow' (FlowSpec, RFC 8955) is not supported by rhi"),
         ("  l2vpn { }\n", "t.conf:7:3: neighbor 10.0.0.1: 'l2vpn' (VPLS) is not supported by rhi"),
         ("  add-path { ipv4 unicast; }\n", "t.conf:7:3: neighbor 10.0.0.1: 'add-path' (RFC 7911) is not supported"),
@@ -152,11 +149,6 @@ fn unsupported_neighbor_features_are_errors() {
             "  family { ipv4 unicast; }\n",
             "t.conf:7:12: neighbor 10.0.0.1: ipv4 unicast is listed twice (first at line 6)",
         ),
-        (
-            "  capability { graceful-restart 120; }\n",
-            "t.conf:7:16: neighbor 10.0.0.1: 'graceful-restart' is not supported by rhi yet",
-        ),
-        ("  capability { graceful-restart; }\n", "t.conf:7:16: neighbor 10.0.0.1: 'graceful-restart' is not supported"),
         (
             "  capability { add-path send/receive; }\n",
             "t.conf:7:16: neighbor 10.0.0.1: 'add-path' (RFC 7911) is not supported",
@@ -592,4 +584,271 @@ fn import_error_display_and_conversion() {
     assert_eq!(c.to_string(), "a.conf:3:5: m");
     let missing = import_file(Path::new("/nonexistent/exabgp.conf")).unwrap_err();
     starts(&missing.to_string(), "/nonexistent/exabgp.conf: cannot read:");
+}
+
+fn key(i: &Imported) -> Option<Vec<u8>> {
+    i.config.peers[0].md5.as_ref().map(|k| k.secret().to_vec())
+}
+
+#[test]
+fn md5_password_as_exabgp_reads_it() {
+    // Unquoted, double- or single-quoted (spaces, `#`, `;` and the other quote kept), escapes.
+    let cases: [(&str, &[u8]); 5] = [
+        ("md5-password abc123;", b"abc123"),
+        ("md5-password \"my md5 of the day\";", b"my md5 of the day"),
+        ("md5-password 'it;s #1 \"ok\"';", b"it;s #1 \"ok\""),
+        ("md5-password a\\tb;", b"a\tb"),
+        ("md5-password \"s3cret\"; md5-base64 false;", b"s3cret"),
+    ];
+    for (line, expected) in cases {
+        let i = ok(&neighbor(&format!("  {line}\n")));
+        assert_eq!(key(&i).as_deref(), Some(expected), "{line}");
+        assert_eq!(i.config.peers[0].md5, Some(Md5Key::inline(expected)));
+        assert_eq!(
+            i.warnings,
+            ["t.conf:7:3: neighbor 10.0.0.1: the md5-password is never printed (`password: (redacted)`): in a YAML \
+              configuration, put the key in a file only rhi can read and set password_file"]
+        );
+        // Neither the warnings nor what check-config prints show the key; the YAML says (redacted).
+        let printed = i.to_yaml();
+        let secret = String::from_utf8_lossy(expected).into_owned();
+        assert!(!printed.contains(&secret), "{printed}");
+        assert!(printed.contains("password: (redacted)"), "{printed}");
+        assert!(!format!("{:?}", i.config).contains(&secret));
+    }
+    // The same key from a template, as ExaBGP inherits it.
+    let text =
+        "template {\n  neighbor t {\n    md5-password \"tmpl-key\";\n  }\n}\n".to_owned() + &neighbor("  inherit t;\n");
+    let i = ok(&text);
+    assert_eq!(key(&i).as_deref(), Some(&b"tmpl-key"[..]));
+}
+
+#[test]
+fn md5_base64_is_decoded() {
+    // "s3cret!" in base64; with ExaBGP's true/enable/enabled.
+    for flag in ["true", "enable", "Enabled"] {
+        let i = ok(&neighbor(&format!("  md5-password \"czNjcmV0IQ==\";\n  md5-base64 {flag};\n")));
+        assert_eq!(key(&i).as_deref(), Some(&b"s3cret!"[..]), "{flag}");
+    }
+    // Binary keys (not UTF-8) are kept as bytes.
+    let i = ok(&neighbor("  md5-base64 true;\n  md5-password AP8QgA==;\n"));
+    assert_eq!(key(&i).as_deref(), Some(&[0x00, 0xFF, 0x10, 0x80][..]));
+    // `md5-base64;` alone is false in ExaBGP (its default): used as written, with a warning.
+    let i = ok(&neighbor("  md5-password czNjcmV0IQ==;\n  md5-base64;\n"));
+    assert_eq!(key(&i).as_deref(), Some(&b"czNjcmV0IQ=="[..]));
+    assert!(i.warnings.iter().any(|w| w.starts_with("t.conf:8:3: neighbor 10.0.0.1: 'md5-base64' alone means false")));
+    // md5-base64 without a password changes nothing.
+    assert_eq!(key(&ok(&neighbor("  md5-base64 true;\n"))), None);
+}
+
+#[test]
+fn md5_errors_never_show_the_key() {
+    let cases = [
+        ("  md5-password \"\";\n", "t.conf:7:16: neighbor 10.0.0.1: 'md5-password' needs the key"),
+        ("  md5-password two words;\n", "t.conf:7:20: neighbor 10.0.0.1: 'md5-password' takes one value; quote it"),
+        (
+            "  md5-password \"n0t-b64!\";\n  md5-base64 true;\n",
+            "t.conf:7:3: neighbor 10.0.0.1: md5-password is not valid base64 (a character outside A-Z a-z 0-9 + / =), \
+             which md5-base64 at line 8 says",
+        ),
+        (
+            "  md5-password abc;\n  md5-base64 true;\n",
+            "t.conf:7:3: neighbor 10.0.0.1: md5-password is not valid base64 (its length with padding is not a multiple",
+        ),
+        ("  md5-password abc;\n  md5-base64 auto;\n", "t.conf:8:14: neighbor 10.0.0.1: 'md5-base64 auto' is not supported"),
+        ("  md5-password abc;\n  md5-base64 maybe;\n", "t.conf:8:14: neighbor 10.0.0.1: 'maybe' is not a boolean"),
+        ("  md5-password \"caf\u{e9}\";\n", "t.conf:7:3: neighbor 10.0.0.1: md5-password has a non-ASCII character"),
+        (
+            "  md5-password pw1;\n  md5-password pw2;\n",
+            "t.conf:8:3: neighbor 10.0.0.1: 'md5-password' is given twice in this block (first at line 7)",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let e = err(&neighbor(extra));
+        starts(&e, expected);
+        for secret in ["n0t-b64", "pw1", "pw2", "caf"] {
+            assert!(!e.contains(secret), "{e}");
+        }
+    }
+    let long = "k".repeat(81);
+    let e = err(&neighbor(&format!("  md5-password {long};\n")));
+    assert_eq!(
+        e,
+        "t.conf:7:3: neighbor 10.0.0.1: md5-password: the key is 81 bytes long; the kernel takes at most 80 (ExaBGP \
+         refuses it too)"
+    );
+    assert!(ok(&neighbor(&format!("  md5-password {};\n", "k".repeat(80)))).config.peers[0].md5.is_some());
+    // A template's key replacing the neighbor's is reported without either key.
+    let text = "template {\n  neighbor t {\n    md5-password tmplkey;\n  }\n}\n".to_owned()
+        + &neighbor("  md5-password ownkey;\n  inherit t;\n");
+    let i = ok(&text);
+    let overridden = i.warnings.iter().find(|w| w.contains("overridden")).expect("a warning");
+    assert!(!overridden.contains("tmplkey") && !overridden.contains("ownkey"), "{overridden}");
+    assert!(overridden.contains("`md5-password (redacted)`"), "{overridden}");
+}
+
+#[test]
+fn md5_ip_is_the_local_address() {
+    // Equal to local-address: nothing to say.
+    let i = ok(&neighbor("  md5-password k;\n  md5-ip 10.0.0.2;\n"));
+    assert_eq!(i.config.peers[0].local_address, Some(ip("10.0.0.2")));
+    assert_eq!(i.warnings.len(), 1, "only the md5-password reminder: {:?}", i.warnings);
+    // Different: ExaBGP would connect from and listen on it; rhi has one local address.
+    assert_eq!(
+        err(&neighbor("  md5-password k;\n  md5-ip 10.0.0.3;\n")),
+        "t.conf:8:3: neighbor 10.0.0.1: md5-ip 10.0.0.3 differs from local-address 10.0.0.2: ExaBGP would connect \
+         from and listen on 10.0.0.3 (the local end the key is bound to); rhi has one local address per session: \
+         write local-address 10.0.0.3, or remove md5-ip"
+    );
+    assert_eq!(
+        err(&neighbor("  md5-ip 2001:db8::1;\n")),
+        "t.conf:7:3: neighbor 10.0.0.1: md5-ip 2001:db8::1 and the neighbor address 10.0.0.1 must be of the same family"
+    );
+    starts(&err(&neighbor("  md5-ip nowhere;\n")), "t.conf:7:10: neighbor 10.0.0.1: 'nowhere' is not an IP address");
+    // With local-address auto ExaBGP ignores md5-ip; so does rhi, saying so.
+    let auto = neighbor("  md5-ip 10.0.0.9;\n").replace("local-address 10.0.0.2;", "local-address auto;");
+    let i = ok(&auto);
+    assert_eq!(i.config.peers[0].local_address, None);
+    assert_eq!(
+        i.warnings,
+        ["t.conf:7:3: neighbor 10.0.0.1: `md5-ip 10.0.0.9` is ignored with local-address auto (by ExaBGP too)"]
+    );
+}
+
+#[test]
+fn outgoing_ttl_is_ttl() {
+    let i = ok(&neighbor("  outgoing-ttl 255;\n"));
+    assert_eq!(i.config.peers[0].ttl, TtlPolicy::Outgoing(255));
+    assert!(i.warnings.is_empty(), "{:?}", i.warnings);
+    assert_eq!(ok(&neighbor("  outgoing-ttl 1;\n")).config.peers[0].ttl, TtlPolicy::Outgoing(1));
+    // 0, false, disable(d): ExaBGP leaves the TTL alone.
+    for off in ["0", "false", "disable", "disabled"] {
+        assert_eq!(ok(&neighbor(&format!("  outgoing-ttl {off};\n"))).config.peers[0].ttl, TtlPolicy::Default, "{off}");
+    }
+    starts(
+        &err(&neighbor("  outgoing-ttl 256;\n")),
+        "t.conf:7:16: neighbor 10.0.0.1: outgoing-ttl 256: a TTL is at most 255",
+    );
+    starts(&err(&neighbor("  outgoing-ttl -1;\n")), "t.conf:7:16: neighbor 10.0.0.1: '-1' is not a TTL");
+    starts(&err(&neighbor("  outgoing-ttl;\n")), "t.conf:7:3: neighbor 10.0.0.1: 'outgoing-ttl' needs a value");
+}
+
+#[test]
+fn incoming_ttl_is_gtsm() {
+    // A passive neighbor with listen: exactly where ExaBGP checks it.
+    let listening = "  passive;\n  listen 179;\n";
+    for (min, hops) in [(255, 1), (254, 2), (2, 254)] {
+        let i = ok(&neighbor(&format!("{listening}  incoming-ttl {min};\n")));
+        assert_eq!(i.config.peers[0].ttl, TtlPolicy::Gtsm { hops }, "incoming-ttl {min}");
+        assert!(i.warnings.is_empty(), "{:?}", i.warnings);
+    }
+    // With outgoing-ttl 255 too: GTSM as the RFC has it, silently.
+    let i = ok(&neighbor(&format!("{listening}  outgoing-ttl 255;\n  incoming-ttl 255;\n")));
+    assert_eq!(i.config.peers[0].ttl, TtlPolicy::Gtsm { hops: 1 });
+    assert!(i.warnings.is_empty(), "{:?}", i.warnings);
+    // Another outgoing TTL becomes 255, said at its line.
+    let i = ok(&neighbor(&format!("{listening}  outgoing-ttl 64;\n  incoming-ttl 254;\n")));
+    assert_eq!(i.config.peers[0].ttl, TtlPolicy::Gtsm { hops: 2 });
+    assert_eq!(
+        i.warnings,
+        ["t.conf:9:3: neighbor 10.0.0.1: `outgoing-ttl 64` becomes TTL 255: with `incoming-ttl 254` rhi checks the \
+          router's TTL as GTSM does (RFC 5082, ttl_security hops 2), which always sends 255; a router accepts TTL 255 \
+          wherever it accepted 64"]
+    );
+    // An active neighbor: ExaBGP would not check it there; rhi does, and says so.
+    let i = ok(&neighbor("  incoming-ttl 255;\n"));
+    assert_eq!(i.config.peers[0].ttl, TtlPolicy::Gtsm { hops: 1 });
+    assert_eq!(
+        i.warnings,
+        ["t.conf:7:3: neighbor 10.0.0.1: ExaBGP checks incoming-ttl only on the connections it accepts (with \
+          listen); rhi checks it on every session to this neighbor: the router must send TTL 255 or more \
+          (ttl-security hops 1 on the router)"]
+    );
+    // 1 accepts everything: no check (the outgoing TTL, if any, stays).
+    let i = ok(&neighbor(&format!("{listening}  incoming-ttl 1;\n  outgoing-ttl 10;\n")));
+    assert_eq!(i.config.peers[0].ttl, TtlPolicy::Outgoing(10));
+    starts(&i.warnings[0], "t.conf:9:3: neighbor 10.0.0.1: `incoming-ttl 1` accepts every TTL");
+    assert_eq!(ok(&neighbor("  incoming-ttl disable;\n")).config.peers[0].ttl, TtlPolicy::Default);
+    starts(
+        &err(&neighbor("  incoming-ttl 300;\n")),
+        "t.conf:7:16: neighbor 10.0.0.1: incoming-ttl 300: a TTL is at most",
+    );
+    // From a template, like any single value.
+    let text = "template {\n  neighbor t {\n    incoming-ttl 253;\n    passive;\n    listen 1179;\n  }\n}\n".to_owned()
+        + &neighbor("  inherit t;\n");
+    assert_eq!(ok(&text).config.peers[0].ttl, TtlPolicy::Gtsm { hops: 3 });
+}
+
+#[test]
+fn ttl_security_is_exabgp_3s_outgoing_ttl() {
+    let i = ok(&neighbor("  ttl-security;\n"));
+    assert_eq!(i.config.peers[0].ttl, TtlPolicy::Outgoing(255));
+    assert_eq!(
+        i.warnings,
+        ["t.conf:7:3: neighbor 10.0.0.1: 'ttl-security' is ExaBGP 3 syntax (ExaBGP 4 and 5 refuse it), where it set \
+          the outgoing TTL only: rhi reads it as `ttl: 255`; for GTSM (RFC 5082, the router's TTL checked too) write \
+          incoming-ttl 255;"]
+    );
+    assert_eq!(ok(&neighbor("  ttl-security 64;\n")).config.peers[0].ttl, TtlPolicy::Outgoing(64));
+    // With incoming-ttl it is GTSM.
+    let i = ok(&neighbor("  passive;\n  listen 179;\n  ttl-security;\n  incoming-ttl 255;\n"));
+    assert_eq!(i.config.peers[0].ttl, TtlPolicy::Gtsm { hops: 1 });
+    assert_eq!(
+        err(&neighbor("  outgoing-ttl 255;\n  ttl-security;\n")),
+        "t.conf:8:3: neighbor 10.0.0.1: `ttl-security` and `outgoing-ttl 255` (line 7) both set the outgoing TTL: \
+         keep one"
+    );
+}
+
+#[test]
+fn graceful_restart_capability() {
+    let gr = |i: &Imported| i.config.peers[0].graceful_restart;
+    let secs = |s| Some(GracefulRestart { restart_time: std::time::Duration::from_secs(s) });
+    let i = ok(&neighbor("  capability { graceful-restart 120; }\n"));
+    assert_eq!(gr(&i), secs(120));
+    assert!(i.warnings.is_empty(), "{:?}", i.warnings);
+    assert_eq!(gr(&ok(&neighbor("  capability {\n    graceful-restart 4095;\n  }\n"))), secs(4095));
+    // Alone (or 0): ExaBGP takes the hold-time.
+    let i = ok(&neighbor("  capability { graceful-restart; }\n"));
+    assert_eq!(gr(&i), secs(180));
+    assert_eq!(
+        i.warnings,
+        ["t.conf:7:16: neighbor 10.0.0.1: `graceful-restart` gives no restart time: ExaBGP uses the hold-time (180s) \
+          and so does rhi; a crashed node's routes stay at the router that long: a short time (30) is safer"]
+    );
+    assert_eq!(gr(&ok(&neighbor("  hold-time 30;\n  capability { graceful-restart 0; }\n"))), secs(30));
+    // Disabled, or not there: no capability.
+    assert_eq!(gr(&ok(&neighbor("  capability { graceful-restart disable; }\n"))), None);
+    assert_eq!(gr(&ok(&neighbor(""))), None);
+    // Per peer in what check-config prints.
+    let printed = ok(&neighbor("  capability { graceful-restart 45; }\n")).to_yaml();
+    assert!(printed.contains("restart_time: 45s"), "{printed}");
+    assert_eq!(
+        err(&neighbor("  capability { graceful-restart 5000; }\n")),
+        "t.conf:7:33: neighbor 10.0.0.1: graceful-restart 5000: the restart time is at most 4095 seconds (a 12-bit \
+         field, RFC 4724)"
+    );
+    starts(
+        &err(&neighbor("  capability { graceful-restart soon; }\n")),
+        "t.conf:7:33: neighbor 10.0.0.1: 'soon' is not a graceful-restart time in seconds",
+    );
+    // In a template, inherited like the other values.
+    let text = "template {\n  neighbor t {\n    capability { graceful-restart 60; }\n  }\n}\n".to_owned()
+        + &neighbor("  inherit t;\n");
+    assert_eq!(gr(&ok(&text)), secs(60));
+    // A hold-time beyond 4095 with graceful-restart alone: rhi's own check, at the statement.
+    starts(
+        &err(&neighbor("  hold-time 5000;\n  capability { graceful-restart; }\n")),
+        "t.conf:8:16: neighbor 10.0.0.1: rhi refuses the equivalent setting: peers[0].graceful_restart.restart_time",
+    );
+}
+
+#[test]
+fn decode_base64_like_python() {
+    use super::convert::tests_support::decode;
+    assert_eq!(decode("czNjcmV0IQ==").unwrap(), b"s3cret!");
+    assert_eq!(decode("YWJj").unwrap(), b"abc");
+    assert_eq!(decode("YWI=").unwrap(), b"ab");
+    assert_eq!(decode("").unwrap(), b"");
+    assert!(decode("YWI").is_err() && decode("YW===").is_err() && decode("YW-j").is_err());
 }

@@ -10,6 +10,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, ConfigFile};
 use crate::control;
+use crate::driver::tcp_md5::ListenerKeys;
 use crate::listener;
 use crate::metrics;
 use crate::speaker::{Speaker, SpeakerEvent};
@@ -24,7 +25,9 @@ pub enum DaemonError {
 pub async fn run(config: Config, config_file: Option<ConfigFile>) -> Result<(), DaemonError> {
     // Each BGP session, control client and scrape holds a descriptor.
     crate::accept_backoff::raise_nofile_limit_logged();
-    let listeners = listener::bind(&config.listen)?;
+    // The speaker keeps the listeners' keys (it applies reloads); they are set before `listen`.
+    let mut listener_keys = ListenerKeys::default();
+    let listeners = listener::bind(&config.listen, |socket| listener_keys.adopt(socket, &config.peers))?;
     let control_socket = config.control.socket.clone();
     let control = control::server::bind(&control_socket).await?;
     let metrics_listener = match &config.metrics {
@@ -66,7 +69,9 @@ pub async fn run(config: Config, config_file: Option<ConfigFile>) -> Result<(), 
     let startup_grace = config.startup_grace;
     // An API process's `shutdown` stops rhi as SIGTERM would.
     let (stop_requests, mut stop_requested) = mpsc::unbounded_channel::<String>();
-    let speaker = tokio::spawn(Speaker::start(config, config_file, events.clone(), stop_requests).run(events_rx));
+    let mut speaker = Speaker::start(config, config_file, events.clone(), stop_requests);
+    speaker.set_listener_keys(listener_keys);
+    let speaker = tokio::spawn(speaker.run(events_rx));
     let grace = events.clone();
     tokio::spawn(async move {
         tokio::time::sleep(startup_grace).await;

@@ -12,7 +12,11 @@ use crate::accept_backoff::AcceptErrors;
 use crate::speaker::SpeakerEvent;
 
 /// Binds every address first, so that a port in use is an error at startup, not a log line later.
-pub fn bind(addresses: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
+/// `before_listen` sees each bound socket before it accepts anything (the TCP-MD5 keys).
+pub fn bind(
+    addresses: &[SocketAddr],
+    mut before_listen: impl FnMut(&TcpSocket) -> io::Result<()>,
+) -> io::Result<Vec<TcpListener>> {
     addresses
         .iter()
         .map(|address| {
@@ -23,6 +27,7 @@ pub fn bind(addresses: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
             socket.set_reuseaddr(true)?;
             socket
                 .bind(*address)
+                .and_then(|()| before_listen(&socket))
                 .and_then(|()| socket.listen(64))
                 .map_err(|error| io::Error::new(error.kind(), format!("listen {address}: {error}")))
         })

@@ -4,3 +4,4 @@
 
 pub mod bfd;
 pub mod bgp;
+pub mod tcp_md5;

@@ -28,6 +28,7 @@ use crate::config::{CheckConfig, Config, ConfigFile, PeerConfig, ProcessConfig, 
 use crate::control::proto::{Command, Response, RouteSpec};
 use crate::driver::bfd::BfdHandle;
 use crate::driver::bgp::{sleep_until, spawn_peer, PeerCommand, PeerStateEvent, PeerStatus};
+use crate::driver::tcp_md5::ListenerKeys;
 use crate::exabgp::process::{ProcessEvent, ProcessHandle};
 use crate::health::{self, CheckReport, Health};
 use crate::listener;
@@ -139,6 +140,8 @@ pub struct Speaker {
     stop_requests: Option<mpsc::UnboundedSender<String>>,
     /// The BFD task, started with the first peer that has `bfd`.
     bfd: Option<BfdHandle>,
+    /// The listening sockets, for their TCP-MD5 keys (set again on reload).
+    listener_keys: ListenerKeys,
 }
 
 impl Speaker {
@@ -169,6 +172,7 @@ impl Speaker {
             event_counter: 0,
             stop_requests: None,
             bfd: None,
+            listener_keys: ListenerKeys::default(),
         }
     }
 
@@ -194,6 +198,11 @@ impl Speaker {
         speaker.restore_state();
         speaker.spawn_processes();
         speaker
+    }
+
+    /// The daemon's listening sockets, their keys already set for the configured peers.
+    pub fn set_listener_keys(&mut self, keys: ListenerKeys) {
+        self.listener_keys = keys;
     }
 
     fn add_peer(&mut self, peer: PeerConfig) {
@@ -317,6 +326,10 @@ impl Speaker {
         let source = listener::canonical(remote.ip());
         let peer = self.peers.values().find(|slot| slot.config.as_ref().is_some_and(|c| c.address == source));
         match peer {
+            // Its key could not be set on the listeners: the kernel did not check the signature.
+            Some(slot) if !self.listener_keys.ready(source, slot.config.as_ref().and_then(|c| c.md5.as_ref())) => {
+                warn!(peer = %slot.link.name, %remote, "refused connection: the peer's TCP-MD5 key is not on the listening socket");
+            }
             Some(slot) => {
                 if slot.link.commands.send(PeerCommand::Inbound(stream)).is_err() {
                     warn!(peer = %slot.link.name, "peer task has stopped; connection dropped");

@@ -82,6 +82,8 @@ impl Speaker {
                 changes.push(format!("peer {} timers changed (session kept)", peer.name));
             }
         }
+        // Before the changed peers restart: their routers' next connections need the new keys.
+        self.listener_keys.apply(&new.peers);
         for name in &leaving {
             if let Some(slot) = self.peers.remove(name) {
                 let (done, _) = oneshot::channel();

@@ -36,6 +36,8 @@ pub struct GobgpOptions {
     pub export: bool,
     /// `None` = GoBGP's default (90 s).
     pub hold_time: Option<u16>,
+    /// TCP-MD5 (RFC 2385) with the peer: `auth-password`.
+    pub password: Option<String>,
 }
 
 impl GobgpOptions {
@@ -53,6 +55,7 @@ impl GobgpOptions {
             ibgp: false,
             export: false,
             hold_time: None,
+            password: None,
         }
     }
 
@@ -72,6 +75,7 @@ impl GobgpOptions {
             ibgp: false,
             export: true,
             hold_time: None,
+            password: None,
         }
     }
 
@@ -94,6 +98,7 @@ impl GobgpOptions {
              \x20 [neighbors.config]\n\
              \x20   neighbor-address = \"{peer}\"\n\
              \x20   peer-as = {peer_as}\n\
+             {auth}\
              \x20 [neighbors.transport.config]\n\
              \x20   local-address = \"{addr}\"\n\
              \x20   passive-mode = {passive}\n\
@@ -106,6 +111,10 @@ impl GobgpOptions {
             peer = self.peer_addr,
             passive = self.passive,
             peer_port = self.peer_port,
+            auth = match &self.password {
+                Some(password) => format!("    auth-password = {password:?}\n"),
+                None => String::new(),
+            },
         );
         if let Some(hold) = self.hold_time {
             let _ = write!(conf, "    hold-time = {hold}\n    keepalive-interval = {}\n", (hold / 3).max(1));

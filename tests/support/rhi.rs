@@ -59,6 +59,22 @@ impl RhiProcess {
         RhiProcess { daemon, config, dir }
     }
 
+    /// Like [`RhiProcess::start`], with these environment variables (e.g. `RUST_LOG=debug`).
+    pub fn start_with_env(config_yaml: &str, env: &[(&str, &str)]) -> RhiProcess {
+        let dir = WorkDir::new("rhi");
+        let config = dir.write("rhi.yaml", &expand(config_yaml, dir.path()));
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let daemon = {
+            let config = config.clone();
+            Daemon::spawn("rhi", dir.join("rhi.log"), move || {
+                let mut cmd = rhi_command();
+                cmd.arg("run").arg("-c").arg(&config).envs(env.iter().map(|(k, v)| (k, v)));
+                cmd
+            })
+        };
+        RhiProcess { daemon, config, dir }
+    }
+
     /// Like [`RhiProcess::start`], inside a network namespace (`ip netns exec NAME rhi run ...`,
     /// which execs rhi in place, so the PID is rhi's own; needs root). The control socket is a
     /// path, so [`RhiProcess::client`] works from outside the namespace.

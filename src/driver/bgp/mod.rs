@@ -41,6 +41,7 @@ use crate::bgp::message::{Message, Update};
 use crate::bgp::nlri::Family;
 use crate::config::{BfdConfig, PeerConfig};
 use crate::driver::bfd::{BfdCommand, BfdHandle, BfdReport, BfdStatus};
+use crate::driver::tcp_md5::{self, ConnectWatch};
 use crate::policy::{Announcement, SessionContext};
 use crate::rib::AdjRibOut;
 use bfd_link::BfdLink;
@@ -242,6 +243,8 @@ struct PeerTask {
     reported_state: State,
     state_events: Option<mpsc::UnboundedSender<PeerStateEvent>>,
     bfd: BfdLink,
+    /// The TCP-MD5 hint and key errors of failing connects.
+    connects: ConnectWatch,
 }
 
 impl PeerTask {
@@ -286,6 +289,7 @@ impl PeerTask {
                 let (reports_tx, reports) = mpsc::unbounded_channel();
                 BfdLink { task: None, reports_tx, reports }
             },
+            connects: ConnectWatch::default(),
         }
     }
 
@@ -350,7 +354,11 @@ impl PeerTask {
                     match result {
                         Ok(stream) => self.adopt(stream, false),
                         Err(error) => {
-                            info!(peer = %self.peer.name, %error, "connect failed");
+                            let remote = SocketAddr::new(self.peer.address, self.peer.port);
+                            let keyed = self.peer.md5.is_some();
+                            if !self.connects.failed(&self.peer.name, remote, keyed, &error) {
+                                info!(peer = %self.peer.name, %error, "connect failed");
+                            }
                             Some(Event::TcpFailed)
                         }
                     }
@@ -503,7 +511,7 @@ impl PeerTask {
         self.status.send_modify(|s| {
             s.state = to;
             s.since = SystemTime::now();
-            s.last_error = last_error;
+            s.last_error = self.connects.failure().map(str::to_string).or(last_error);
         });
         if let Some(events) = &self.state_events {
             let (local, remote) = match &self.connection {
@@ -521,12 +529,21 @@ impl PeerTask {
         let remote = SocketAddr::new(self.peer.address, self.peer.port);
         let local = self.peer.local_address;
         let timeout = self.peer.connect_retry.max(Duration::from_secs(1));
+        if self.connecting.is_some() {
+            // The FSM gave up on the previous attempt: it never got an answer.
+            self.connects.no_answer(&self.peer.name, remote, self.peer.md5.is_some());
+        }
+        let md5 = self.peer.md5.clone();
         debug!(peer = %self.peer.name, %remote, "connecting");
         self.connecting = Some(Box::pin(async move {
             let socket = match remote {
                 SocketAddr::V4(_) => TcpSocket::new_v4()?,
                 SocketAddr::V6(_) => TcpSocket::new_v6()?,
             };
+            // Before the SYN: every segment of the session is signed.
+            if let Some(key) = &md5 {
+                tcp_md5::set_key(&socket, remote.ip(), key.secret())?;
+            }
             if let Some(local) = local {
                 socket.bind(SocketAddr::new(local, 0))?;
             }
@@ -594,6 +611,7 @@ impl PeerTask {
         };
         let families: Vec<Family> =
             negotiated.families.iter().copied().filter(|f| self.peer.families.contains(f)).collect();
+        self.connects.established();
         info!(
             peer = %self.peer.name,
             remote = %connection.remote,

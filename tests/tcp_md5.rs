@@ -101,6 +101,7 @@ fn wrong_key(router: &impl Router, rhi: &RhiProcess, remote: SocketAddr) {
     assert!(attempts >= 2, "rhi retried only {attempts} times in {NEVER:?}:\n{log}");
     let hints = log.matches(&hint(remote)).count();
     assert_eq!(hints, 1, "the hint must be logged exactly once over {attempts} attempts:\n{log}");
+    println!("{}: {attempts} connect attempts without an answer in {NEVER:?}, {hints} hint", router.name());
 }
 
 /// The router has a key and rhi none: no session, and no hint (rhi has no password).

@@ -27,7 +27,12 @@ pub async fn run(config: Config, config_file: Option<ConfigFile>) -> Result<(), 
     crate::accept_backoff::raise_nofile_limit_logged();
     // The speaker keeps the listeners' keys (it applies reloads); they are set before `listen`.
     let mut listener_keys = ListenerKeys::default();
-    let listeners = listener::bind(&config.listen, |socket| listener_keys.adopt(socket, &config.peers))?;
+    // Likewise the GTSM filters (driver::ttl: why a socket filter and not IP_MINTTL).
+    let mut listener_ttl = crate::driver::ttl::ListenerTtl::default();
+    let listeners = listener::bind(&config.listen, |socket| {
+        listener_keys.adopt(socket, &config.peers)?;
+        listener_ttl.adopt(socket, &config.peers)
+    })?;
     let control_socket = config.control.socket.clone();
     let control = control::server::bind(&control_socket).await?;
     let metrics_listener = match &config.metrics {
@@ -71,6 +76,7 @@ pub async fn run(config: Config, config_file: Option<ConfigFile>) -> Result<(), 
     let (stop_requests, mut stop_requested) = mpsc::unbounded_channel::<String>();
     let mut speaker = Speaker::start(config, config_file, events.clone(), stop_requests);
     speaker.set_listener_keys(listener_keys);
+    speaker.set_listener_ttl(listener_ttl);
     let speaker = tokio::spawn(speaker.run(events_rx));
     let grace = events.clone();
     tokio::spawn(async move {

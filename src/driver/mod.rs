@@ -5,3 +5,4 @@
 pub mod bfd;
 pub mod bgp;
 pub mod tcp_md5;
+pub mod ttl;

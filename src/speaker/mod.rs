@@ -142,6 +142,8 @@ pub struct Speaker {
     bfd: Option<BfdHandle>,
     /// The listening sockets, for their TCP-MD5 keys (set again on reload).
     listener_keys: ListenerKeys,
+    /// The listening sockets, for their GTSM filters (set again on reload).
+    listener_ttl: crate::driver::ttl::ListenerTtl,
 }
 
 impl Speaker {
@@ -173,6 +175,7 @@ impl Speaker {
             stop_requests: None,
             bfd: None,
             listener_keys: ListenerKeys::default(),
+            listener_ttl: Default::default(),
         }
     }
 
@@ -203,6 +206,11 @@ impl Speaker {
     /// The daemon's listening sockets, their keys already set for the configured peers.
     pub fn set_listener_keys(&mut self, keys: ListenerKeys) {
         self.listener_keys = keys;
+    }
+
+    /// The daemon's listening sockets, their GTSM filters already set for the configured peers.
+    pub fn set_listener_ttl(&mut self, ttl: crate::driver::ttl::ListenerTtl) {
+        self.listener_ttl = ttl;
     }
 
     fn add_peer(&mut self, peer: PeerConfig) {

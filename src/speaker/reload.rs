@@ -84,6 +84,7 @@ impl Speaker {
         }
         // Before the changed peers restart: their routers' next connections need the new keys.
         self.listener_keys.apply(&new.peers);
+        self.listener_ttl.apply(&new.peers);
         for name in &leaving {
             if let Some(slot) = self.peers.remove(name) {
                 let (done, _) = oneshot::channel();

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use tokio::net::TcpStream;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::PeerTask;
 use crate::bgp::fsm::{collision_keeps_local_with_as, Action, Event, State};
@@ -16,9 +16,16 @@ impl PeerTask {
     /// RFC 4271 §6.8 for the connections a router opens to us.
     pub(super) fn inbound(&mut self, stream: TcpStream) -> Option<Event> {
         let remote = stream.peer_addr().ok();
+        // At once, whatever happens to the connection next. The listener's filter already kept
+        // out what arrived below a GTSM minimum (driver::ttl); this is the peer's own TTL out.
+        if let Err(error) = crate::driver::ttl::apply(&stream, self.peer.ttl) {
+            warn!(peer = %self.peer.name, ?remote, %error, "refused connection: its TTL options cannot be set");
+            return None;
+        }
         match self.fsm.state() {
             State::Idle | State::Connect | State::Active if self.connection.is_none() => {
-                info!(peer = %self.peer.name, remote = ?remote, "accepted connection from peer");
+                let ttl = crate::driver::ttl::describe(self.peer.ttl);
+                info!(peer = %self.peer.name, remote = ?remote, ttl, "accepted connection from peer");
                 self.connecting = None;
                 if self.fsm.state() == State::Idle {
                     // We were waiting out a retry backoff: the router is ready now, so are we.

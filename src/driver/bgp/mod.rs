@@ -294,6 +294,9 @@ impl PeerTask {
     }
 
     async fn run(mut self) {
+        if let Some(ttl) = crate::driver::ttl::describe(self.peer.ttl) {
+            info!(peer = %self.peer.name, ttl, "TTL policy");
+        }
         let actions = self.fsm.handle(Instant::now(), Event::Start);
         self.apply(actions);
         loop {
@@ -534,7 +537,8 @@ impl PeerTask {
             self.connects.no_answer(&self.peer.name, remote, self.peer.md5.is_some());
         }
         let md5 = self.peer.md5.clone();
-        debug!(peer = %self.peer.name, %remote, "connecting");
+        let ttl = self.peer.ttl;
+        debug!(peer = %self.peer.name, %remote, ttl = crate::driver::ttl::describe(ttl), "connecting");
         self.connecting = Some(Box::pin(async move {
             let socket = match remote {
                 SocketAddr::V4(_) => TcpSocket::new_v4()?,
@@ -544,6 +548,8 @@ impl PeerTask {
             if let Some(key) = &md5 {
                 tcp_md5::set_key(&socket, remote.ip(), key.secret())?;
             }
+            // Before the SYN too: it leaves with the TTL, and a SYN-ACK below GTSM's minimum is dropped.
+            crate::driver::ttl::apply(&socket, ttl)?;
             if let Some(local) = local {
                 socket.bind(SocketAddr::new(local, 0))?;
             }

@@ -500,6 +500,7 @@ mod tests {
             prefixes_received: 500 + n,
             flaps: n,
             bfd: None,
+            graceful_restart: None,
         };
         let check = |name: &str, state: &str, duration: Option<f64>, n: u64| CheckInfo {
             name: name.into(),

@@ -42,6 +42,24 @@ pub struct PeerInfo {
     /// (the session runs on that connection's addresses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bfd: Option<BfdInfo>,
+    /// Graceful restart (RFC 4724); absent when not configured for this peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graceful_restart: Option<GracefulRestartInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GracefulRestartInfo {
+    /// Established, and the router sent the capability too: if rhi crashes, the router keeps
+    /// its routes (stale) for `restart_time_seconds`.
+    pub negotiated: bool,
+    /// Ours: how long the router may keep our routes after a crash.
+    pub restart_time_seconds: u64,
+    /// The router's own restart time, when it sent the capability on the current session.
+    #[serde(default)]
+    pub peer_restart_time_seconds: Option<u16>,
+    /// The router announced that it has just restarted (its Restart State bit).
+    #[serde(default)]
+    pub peer_restarted: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -9,8 +9,8 @@ use bytes::BytesMut;
 use ipnet::IpNet;
 use rhi::bgp::attributes::{community, MpReach};
 use rhi::bgp::{
-    AsPath, BgpCodec, Capability, CodecParams, Family, LargeCommunity, Message, Notification, Open, Origin,
-    PathAttributes, RouteRefresh, Update,
+    AsPath, BgpCodec, Capability, CodecParams, Family, GracefulRestartCap, GracefulRestartFamily, LargeCommunity,
+    Message, Notification, Open, Origin, PathAttributes, RouteRefresh, Update,
 };
 use tokio_util::codec::Decoder;
 
@@ -95,7 +95,9 @@ fn bird_capabilities(asn: u32) -> Vec<Capability> {
         Capability::Multiprotocol(Family::IPV4_UNICAST),
         Capability::Multiprotocol(Family::IPV6_UNICAST),
         Capability::RouteRefresh,
-        unknown(64, &[0x00, 0x78]), // graceful restart, helper only, restart time 120 s
+        // Graceful restart, helper only (BIRD's default `graceful restart aware`): restart
+        // time 120 s, no families.
+        Capability::GracefulRestart(GracefulRestartCap { flags: 0, restart_time: 120, families: vec![] }),
         Capability::FourOctetAs(asn),
         unknown(70, &[]), // enhanced route refresh
         unknown(71, &[]), // long-lived graceful restart
@@ -114,6 +116,33 @@ fn bird_open() {
     assert_eq!(o.validate_basic(), Ok(()));
     // BIRD sends the same OPEN to GoBGP.
     assert_eq!(hex(capture!("gobgp-bird-00-bird-open"))[19..], hex(capture!("exabgp-bird-00-bird-open"))[19..]);
+}
+
+/// BIRD 2.0.12 with `graceful restart on`, started normally and then with `bird -R`
+/// (recovering from a restart): the Restart State and Forwarding State bits are set only then.
+#[test]
+fn bird_graceful_restart_open() {
+    for (text, restarting) in
+        [(capture!("bird-gr-00-bird-open"), false), (capture!("bird-gr-restarting-00-bird-open"), true)]
+    {
+        let o = open(canonical(text, NEW));
+        assert_eq!((o.my_as, o.hold_time, o.bgp_id), (65001, 240, Ipv4Addr::new(127, 77, 1, 1)));
+        let flag = |set: bool, bit: u8| if set { bit } else { 0 };
+        let gr = GracefulRestartCap {
+            flags: flag(restarting, GracefulRestartCap::RESTART_STATE),
+            restart_time: 120,
+            families: [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+                .into_iter()
+                .map(|family| GracefulRestartFamily {
+                    family,
+                    flags: flag(restarting, GracefulRestartFamily::FORWARDING_STATE),
+                })
+                .collect(),
+        };
+        let mut expected = bird_capabilities(65001);
+        expected[3] = Capability::GracefulRestart(gr);
+        assert_eq!(o.capabilities, expected);
+    }
 }
 
 #[test]

@@ -16,6 +16,8 @@ pub enum Capability {
     RouteRefresh,
     /// Code 6, RFC 8654.
     ExtendedMessage,
+    /// Code 64, RFC 4724.
+    GracefulRestart(GracefulRestartCap),
     /// Code 65, RFC 6793.
     FourOctetAs(u32),
     /// Anything else: kept so it can be logged, otherwise ignored (RFC 5492 §3).
@@ -36,6 +38,123 @@ pub mod cap_code {
     pub const FQDN: u8 = 73;
 }
 
+/// The Graceful Restart capability (RFC 4724 §3):
+///
+/// ```text
+/// +--------------------------------------------------+
+/// | Restart Flags (4 bits)                           |
+/// +--------------------------------------------------+
+/// | Restart Time in seconds (12 bits)                |
+/// +--------------------------------------------------+
+/// | Address Family Identifier (16 bits)              |
+/// +--------------------------------------------------+
+/// | Subsequent Address Family Identifier (8 bits)    |
+/// +--------------------------------------------------+
+/// | Flags for Address Family (8 bits)                |
+/// +--------------------------------------------------+
+/// | ...                                              |  (the last three repeated per family)
+/// ```
+///
+/// Flags are kept as received, bits rhi does not interpret included, so that what is decoded
+/// encodes to the same octets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GracefulRestartCap {
+    /// Restart Flags, the four high bits of the first octet: [`GracefulRestartCap::RESTART_STATE`]
+    /// (R) and RFC 8538's [`GracefulRestartCap::NOTIFICATION`] (N).
+    pub flags: u8,
+    /// Seconds, at most [`GracefulRestartCap::MAX_RESTART_TIME`]: how long the peer keeps the
+    /// sender's routes after the session is lost.
+    pub restart_time: u16,
+    /// The families whose routes the sender preserves across a restart (none: "helper only").
+    pub families: Vec<GracefulRestartFamily>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GracefulRestartFamily {
+    pub family: Family,
+    /// Flags for Address Family: [`GracefulRestartFamily::FORWARDING_STATE`] (F).
+    pub flags: u8,
+}
+
+impl GracefulRestartCap {
+    /// R: the sender has restarted; its peer must not wait for its End-of-RIB before sending.
+    pub const RESTART_STATE: u8 = 0x8;
+    /// N (RFC 8538): the sender does graceful restart after a NOTIFICATION too.
+    pub const NOTIFICATION: u8 = 0x4;
+    /// The Restart Time field is 12 bits wide.
+    pub const MAX_RESTART_TIME: u16 = 0x0fff;
+
+    pub fn restart_state(&self) -> bool {
+        self.flags & Self::RESTART_STATE != 0
+    }
+
+    /// Whether the sender preserved its forwarding state for `family` (F bit).
+    pub fn forwarding(&self, family: Family) -> bool {
+        self.families.iter().any(|f| f.family == family && f.forwarding())
+    }
+
+    fn decode(value: &[u8]) -> Result<GracefulRestartCap, Notification> {
+        let (header, mut tuples) = match value {
+            [hi, lo, rest @ ..] if rest.len() % 4 == 0 => (u16::from_be_bytes([*hi, *lo]), rest),
+            _ => return Err(malformed()),
+        };
+        let mut families = Vec::with_capacity(tuples.len() / 4);
+        while let [a0, a1, safi, flags, rest @ ..] = tuples {
+            families.push(GracefulRestartFamily {
+                family: Family::new(u16::from_be_bytes([*a0, *a1]), *safi),
+                flags: *flags,
+            });
+            tuples = rest;
+        }
+        Ok(GracefulRestartCap { flags: (header >> 12) as u8, restart_time: header & Self::MAX_RESTART_TIME, families })
+    }
+
+    fn encode(&self, buf: &mut impl BufMut) -> Result<(), EncodeError> {
+        if self.flags > 0xf {
+            return Err(EncodeError::Invalid("graceful restart flags wider than 4 bits"));
+        }
+        if self.restart_time > Self::MAX_RESTART_TIME {
+            return Err(EncodeError::Invalid("graceful restart time above 4095 seconds"));
+        }
+        buf.put_u16(u16::from(self.flags) << 12 | self.restart_time);
+        for f in &self.families {
+            buf.put_u16(f.family.afi);
+            buf.put_u8(f.family.safi);
+            buf.put_u8(f.flags);
+        }
+        Ok(())
+    }
+}
+
+impl GracefulRestartFamily {
+    /// F: the sender's forwarding state for this family survived the restart.
+    pub const FORWARDING_STATE: u8 = 0x80;
+
+    pub fn forwarding(&self) -> bool {
+        self.flags & Self::FORWARDING_STATE != 0
+    }
+}
+
+impl fmt::Display for GracefulRestartCap {
+    /// `graceful-restart 120s restarted ipv4-unicast(forwarding) ipv6-unicast`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "graceful-restart {}s", self.restart_time)?;
+        if self.restart_state() {
+            f.write_str(" restarted")?;
+        }
+        if self.flags & Self::NOTIFICATION != 0 {
+            f.write_str(" notification")?;
+        }
+        for family in &self.families {
+            write!(f, " {}", family.family)?;
+            if family.forwarding() {
+                f.write_str("(forwarding)")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Optional parameter type of capabilities (RFC 5492 §4).
 pub const PARAM_CAPABILITIES: u8 = 2;
 /// RFC 9072: "Non-Ext OP Type" 255 after a "Non-Ext OP Len" of 255 announces the extended format.
@@ -47,6 +166,7 @@ impl Capability {
             Capability::Multiprotocol(_) => cap_code::MULTIPROTOCOL,
             Capability::RouteRefresh => cap_code::ROUTE_REFRESH,
             Capability::ExtendedMessage => cap_code::EXTENDED_MESSAGE,
+            Capability::GracefulRestart(_) => cap_code::GRACEFUL_RESTART,
             Capability::FourOctetAs(_) => cap_code::FOUR_OCTET_AS,
             Capability::Unknown { code, .. } => *code,
         }
@@ -56,6 +176,7 @@ impl Capability {
         match self {
             Capability::Multiprotocol(_) | Capability::FourOctetAs(_) => 4,
             Capability::RouteRefresh | Capability::ExtendedMessage => 0,
+            Capability::GracefulRestart(gr) => 2 + 4 * gr.families.len(),
             Capability::Unknown { value, .. } => value.len(),
         }
     }
@@ -78,6 +199,7 @@ impl Capability {
                 buf.put_u8(family.safi);
             }
             Capability::FourOctetAs(asn) => buf.put_u32(*asn),
+            Capability::GracefulRestart(gr) => gr.encode(buf)?,
             Capability::RouteRefresh | Capability::ExtendedMessage => {}
             Capability::Unknown { value, .. } => buf.put_slice(value),
         }
@@ -98,6 +220,8 @@ impl Capability {
                 [a, b, c, d] => Capability::FourOctetAs(u32::from_be_bytes([*a, *b, *c, *d])),
                 _ => return Err(malformed()),
             },
+            // A Restart Time field, then whole (AFI, SAFI, flags) tuples.
+            cap_code::GRACEFUL_RESTART => Capability::GracefulRestart(GracefulRestartCap::decode(value)?),
             // These carry no value; one sent anyway does not change what they announce.
             cap_code::ROUTE_REFRESH => Capability::RouteRefresh,
             cap_code::EXTENDED_MESSAGE => Capability::ExtendedMessage,
@@ -113,10 +237,10 @@ impl fmt::Display for Capability {
             Capability::RouteRefresh => f.write_str("route-refresh"),
             Capability::ExtendedMessage => f.write_str("extended-message"),
             Capability::FourOctetAs(asn) => write!(f, "4-octet-as {asn}"),
+            Capability::GracefulRestart(gr) => gr.fmt(f),
             Capability::Unknown { code, value } => {
                 let name = match *code {
                     cap_code::EXTENDED_NEXT_HOP => "extended-next-hop",
-                    cap_code::GRACEFUL_RESTART => "graceful-restart",
                     cap_code::ADD_PATH => "add-path",
                     cap_code::ENHANCED_ROUTE_REFRESH => "enhanced-route-refresh",
                     cap_code::LONG_LIVED_GRACEFUL_RESTART => "long-lived-graceful-restart",
@@ -303,11 +427,131 @@ mod tests {
 
     #[test]
     fn unknown_capabilities_are_kept() {
-        let data = [6, 2, 4, 64, 2, 0x00, 0x78]; // graceful restart, restart time 120
+        let data = [6, 2, 4, 73, 2, 0x01, 0x61]; // FQDN with a 2-octet value
         let caps = decode_optional_parameters(&data).unwrap();
-        assert_eq!(caps, vec![Capability::Unknown { code: 64, value: Bytes::from_static(&[0, 0x78]) }]);
-        assert_eq!(caps[0].to_string(), "graceful-restart (code 64, 2 octets)");
+        assert_eq!(caps, vec![Capability::Unknown { code: 73, value: Bytes::from_static(&[1, 0x61]) }]);
+        assert_eq!(caps[0].to_string(), "fqdn (code 73, 2 octets)");
         assert_eq!(enc(&caps), data);
+    }
+
+    fn gr(flags: u8, restart_time: u16, families: &[(Family, u8)]) -> Capability {
+        Capability::GracefulRestart(GracefulRestartCap {
+            flags,
+            restart_time,
+            families: families.iter().map(|&(family, flags)| GracefulRestartFamily { family, flags }).collect(),
+        })
+    }
+
+    /// The value of one capability, decoded alone.
+    fn decode_value(code: u8, value: &[u8]) -> Result<Capability, Notification> {
+        let mut data =
+            vec![(4 + value.len()) as u8, PARAM_CAPABILITIES, (2 + value.len()) as u8, code, value.len() as u8];
+        data.extend_from_slice(value);
+        decode_optional_parameters(&data).map(|caps| {
+            assert_eq!(caps.len(), 1);
+            caps[0].clone()
+        })
+    }
+
+    #[test]
+    fn graceful_restart_follows_the_rfc_4724_layout() {
+        #[rustfmt::skip]
+        let value = [
+            0x80, 0x1e,         // Restart Flags 1000 (R), Restart Time 30 s
+            0x00, 0x01, 1, 0x80, // IPv4 unicast, F
+            0x00, 0x02, 1, 0x00, // IPv6 unicast, forwarding state not preserved
+        ];
+        let expected = gr(
+            GracefulRestartCap::RESTART_STATE,
+            30,
+            &[(Family::IPV4_UNICAST, GracefulRestartFamily::FORWARDING_STATE), (Family::IPV6_UNICAST, 0)],
+        );
+        assert_eq!(decode_value(64, &value).unwrap(), expected);
+        let Capability::GracefulRestart(cap) = &expected else { unreachable!() };
+        assert!(cap.restart_state());
+        assert!(cap.forwarding(Family::IPV4_UNICAST));
+        assert!(!cap.forwarding(Family::IPV6_UNICAST));
+        assert!(!cap.forwarding(Family::new(1, 2)));
+        assert_eq!(expected.to_string(), "graceful-restart 30s restarted ipv4-unicast(forwarding) ipv6-unicast");
+        let mut b = Vec::new();
+        expected.encode(&mut b).unwrap();
+        assert_eq!(b[..2], [64, 10]);
+        assert_eq!(b[2..], value);
+        assert_eq!(expected.encoded_len(), b.len());
+    }
+
+    #[test]
+    fn graceful_restart_time_is_12_bits_and_flags_are_kept() {
+        // The largest Restart Time with every Restart Flag set (R, N and the two reserved bits):
+        // the flags never leak into the time, and unknown bits survive a round trip.
+        let cap = decode_value(64, &[0xff, 0xff]).unwrap();
+        assert_eq!(cap, gr(0xf, 4095, &[]));
+        let mut b = Vec::new();
+        cap.encode(&mut b).unwrap();
+        assert_eq!(b, [64, 2, 0xff, 0xff]);
+        // Reserved per-family flag bits are kept too.
+        assert_eq!(decode_value(64, &[0, 0, 0, 1, 1, 0x81]).unwrap(), gr(0, 0, &[(Family::IPV4_UNICAST, 0x81)]));
+    }
+
+    #[test]
+    fn graceful_restart_encoding_refuses_what_the_fields_cannot_hold() {
+        for bad in [gr(0, 4096, &[]), gr(0x10, 30, &[])] {
+            assert!(bad.encode(&mut Vec::new()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bird_graceful_restart_capabilities() {
+        // BIRD 2.0.12 `graceful restart on; graceful restart time 120;` as captured
+        // (tests/fixtures/wire/captured/bird-gr-00-bird-open.hex), from its Optional Parameters
+        // Length on: started normally, then with `bird -R` (recovering after a restart).
+        let params = |restarting: bool| -> Vec<u8> {
+            let (r, f) = if restarting { (0x80, 0x80) } else { (0, 0) };
+            #[rustfmt::skip]
+            let p = vec![
+                0x26, 2, 0x24,
+                1, 4, 0, 1, 0, 1,
+                1, 4, 0, 2, 0, 1,
+                2, 0,
+                64, 10, r, 0x78, 0, 1, 1, f, 0, 2, 1, f,
+                65, 4, 0, 0, 0xfd, 0xe9,
+                70, 0,
+                71, 0,
+            ];
+            p
+        };
+        for restarting in [false, true] {
+            let caps = decode_optional_parameters(&params(restarting)).unwrap();
+            let Some(Capability::GracefulRestart(cap)) = caps.iter().find(|c| c.code() == 64) else {
+                panic!("no graceful restart in {caps:?}")
+            };
+            assert_eq!(cap.restart_time, 120);
+            assert_eq!(cap.restart_state(), restarting);
+            assert_eq!(cap.forwarding(Family::IPV4_UNICAST), restarting);
+            assert_eq!(cap.forwarding(Family::IPV6_UNICAST), restarting);
+            assert_eq!(cap.families.len(), 2);
+            assert_eq!(enc(&caps), params(restarting), "BIRD encodes as rhi does");
+        }
+    }
+
+    #[test]
+    fn malformed_graceful_restart_is_open_unspecific() {
+        // Shorter than the Restart Time, or a family tuple cut short.
+        for len in [0, 1, 3, 4, 5, 7, 9, 11] {
+            let err = decode_value(64, &vec![0; len]).unwrap_err();
+            assert_eq!((err.code, err.subcode), (2, 0), "{len} octets");
+        }
+        // Every short value with every octet pattern: an error or a value, never a panic.
+        for len in 0..=10 {
+            for octet in [0x00, 0x0f, 0x80, 0xff] {
+                let value = vec![octet; len];
+                if let Ok(cap) = decode_value(64, &value) {
+                    let mut b = Vec::new();
+                    cap.encode(&mut b).unwrap();
+                    assert_eq!(b[2..], value[..]);
+                }
+            }
+        }
     }
 
     #[test]

@@ -38,6 +38,13 @@
 //!   requires SendHoldTime to exceed HoldTime (so a KEEPALIVE is always due before it expires).
 //!   With a negotiated hold time of 0 the timer is not used at all (§4: "stopped"): no
 //!   KEEPALIVEs flow then, and an idle session must not be mistaken for a stuck one.
+//! - **Graceful restart** (RFC 4724), when configured: the OPEN carries the capability with the
+//!   Forwarding State bit set for every family offered (the load balancer forwards whether or
+//!   not rhi runs), and the Restart State bit only while `restarting` holds: the driver sets it
+//!   when rhi came back from a crash, and it is cleared once a session reaches Established, as
+//!   later sessions are not part of that restart. rhi is a helper for free: it keeps no routes
+//!   from the router, so a router's restart needs nothing beyond the full table and End-of-RIB
+//!   that every new session gets anyway.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -46,7 +53,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::backoff::Backoff;
-use super::capability::Capability;
+use super::capability::{Capability, GracefulRestartCap, GracefulRestartFamily};
 use super::message::{Message, Open};
 use super::nlri::Family;
 use super::notification::{cease as cease_subcode, code, fsm as fsm_subcode, open as open_subcode, Notification};
@@ -113,6 +120,18 @@ pub struct FsmConfig {
     pub families: Vec<Family>,
     /// RFC 9687 SendHoldTime; `None` = max(8 min, 2 × the negotiated hold time).
     pub send_hold_time: Option<Duration>,
+    /// RFC 4724; `None` = the Graceful Restart capability is not sent.
+    pub graceful_restart: Option<GracefulRestartConfig>,
+}
+
+/// What our Graceful Restart capability announces (RFC 4724 §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GracefulRestartConfig {
+    /// Seconds, at most 4095: how long the router keeps our routes (stale) after losing the
+    /// session without a NOTIFICATION.
+    pub restart_time: u16,
+    /// Restart State (R): rhi came back from a crash. Sent until a session reaches Established.
+    pub restarting: bool,
 }
 
 /// What both OPENs agreed on; handed to the driver when the session is Established.
@@ -129,6 +148,12 @@ pub struct Negotiated {
     /// May be empty: the session still comes up, with nothing to exchange.
     pub families: Vec<Family>,
     pub remote_capabilities: Vec<Capability>,
+    /// Both sides sent the Graceful Restart capability (RFC 4724): a session lost without a
+    /// NOTIFICATION leaves our routes at the router, stale, for our restart time.
+    pub graceful_restart: bool,
+    /// The peer's Graceful Restart capability, if it sent one: its restart time, whether it has
+    /// just restarted (R), which families it preserved (F).
+    pub peer_graceful_restart: Option<GracefulRestartCap>,
 }
 
 // Events and actions are moved once from the driver into the FSM and back, never stored in
@@ -605,7 +630,13 @@ impl Fsm {
             peer_families.push(Family::IPV4_UNICAST);
         }
         let families = self.offered_families().into_iter().filter(|family| peer_families.contains(family)).collect();
+        let peer_graceful_restart = open.capabilities.iter().find_map(|capability| match capability {
+            Capability::GracefulRestart(gr) => Some(gr.clone()),
+            _ => None,
+        });
         Negotiated {
+            graceful_restart: self.config.graceful_restart.is_some() && peer_graceful_restart.is_some(),
+            peer_graceful_restart,
             remote_as: self.config.remote_as,
             remote_id: open.bgp_id,
             hold_time,
@@ -627,6 +658,10 @@ impl Fsm {
         let up = Action::Up(negotiated.clone());
         self.send_hold_at = self.send_hold_time_for(negotiated.hold_time).and_then(|d| now.checked_add(d));
         self.phase = Phase::Established { negotiated, since: now };
+        // The restart is over once a session stands: a later one is not part of it.
+        if let Some(gr) = &mut self.config.graceful_restart {
+            gr.restarting = false;
+        }
         // The keepalive timer keeps running from OpenConfirm, where our first KEEPALIVE went.
         self.restart_hold_timer(now);
         vec![up]
@@ -687,11 +722,19 @@ impl Fsm {
     fn local_open(&self) -> Open {
         let mut capabilities: Vec<Capability> =
             dedup(&self.config.families).into_iter().map(Capability::Multiprotocol).collect();
-        capabilities.extend([
-            Capability::RouteRefresh,
-            Capability::ExtendedMessage,
-            Capability::FourOctetAs(self.config.local_as),
-        ]);
+        capabilities.extend([Capability::RouteRefresh, Capability::ExtendedMessage]);
+        if let Some(gr) = self.config.graceful_restart {
+            capabilities.push(Capability::GracefulRestart(GracefulRestartCap {
+                flags: if gr.restarting { GracefulRestartCap::RESTART_STATE } else { 0 },
+                restart_time: gr.restart_time.min(GracefulRestartCap::MAX_RESTART_TIME),
+                families: self
+                    .offered_families()
+                    .into_iter()
+                    .map(|family| GracefulRestartFamily { family, flags: GracefulRestartFamily::FORWARDING_STATE })
+                    .collect(),
+            }));
+        }
+        capabilities.push(Capability::FourOctetAs(self.config.local_as));
         Open {
             version: BGP_VERSION,
             my_as: u16::try_from(self.config.local_as).unwrap_or(AS_TRANS),
@@ -850,6 +893,7 @@ mod tests {
             connect_retry_max: 60 * SECOND,
             families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
             send_hold_time: None,
+            graceful_restart: None,
         }
     }
 
@@ -1019,6 +1063,122 @@ mod tests {
         assert_eq!(fsm.state(), State::OpenSent);
         // The connect timeout is gone; only the 4-minute OpenSent hold timer is left.
         assert_eq!(fsm.poll_timeout(), Some(t0 + Duration::from_secs(240)));
+    }
+
+    fn gr_config(restarting: bool) -> FsmConfig {
+        FsmConfig { graceful_restart: Some(GracefulRestartConfig { restart_time: 30, restarting }), ..config() }
+    }
+
+    /// The Graceful Restart capability of the OPEN in `actions`, if any.
+    fn sent_graceful_restart(actions: &[Action]) -> Option<GracefulRestartCap> {
+        let open = actions.iter().find_map(|a| match a {
+            Action::Send(Message::Open(open)) => Some(open),
+            _ => None,
+        });
+        open.expect("an OPEN").capabilities.iter().find_map(|c| match c {
+            Capability::GracefulRestart(gr) => Some(gr.clone()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn graceful_restart_capability_sets_forwarding_state_for_every_family() {
+        let t0 = Instant::now();
+        let mut fsm = Fsm::new(gr_config(false), 1);
+        fsm.handle(t0, Event::Start);
+        let actions = fsm.handle(t0, Event::TcpConnected);
+        let forwarding = |family| GracefulRestartFamily { family, flags: GracefulRestartFamily::FORWARDING_STATE };
+        let expected = GracefulRestartCap {
+            flags: 0,
+            restart_time: 30,
+            families: vec![forwarding(Family::IPV4_UNICAST), forwarding(Family::IPV6_UNICAST)],
+        };
+        assert_eq!(sent_graceful_restart(&actions), Some(expected.clone()));
+        let Some(Action::Send(Message::Open(open))) = actions.first() else { panic!("{actions:?}") };
+        assert_eq!(
+            open.capabilities[2..],
+            [
+                Capability::RouteRefresh,
+                Capability::ExtendedMessage,
+                Capability::GracefulRestart(expected),
+                Capability::FourOctetAs(65010)
+            ]
+        );
+        // Not configured: not sent.
+        let mut fsm = Fsm::new(config(), 1);
+        fsm.handle(t0, Event::Start);
+        assert_eq!(sent_graceful_restart(&fsm.handle(t0, Event::TcpConnected)), None);
+    }
+
+    #[test]
+    fn restart_state_is_sent_until_a_session_is_established() {
+        let t0 = Instant::now();
+        let mut fsm = Fsm::new(gr_config(true), 1);
+        fsm.handle(t0, Event::Start);
+        let first = sent_graceful_restart(&fsm.handle(t0, Event::TcpConnected)).unwrap();
+        assert!(first.restart_state());
+        assert_eq!(first.flags, GracefulRestartCap::RESTART_STATE);
+        // A session that fails before Established does not end the restart.
+        fsm.handle(t0, Event::TcpFailed);
+        let retry = fsm.poll_timeout().unwrap();
+        fsm.handle_timeout(retry);
+        assert!(sent_graceful_restart(&fsm.handle(retry, Event::TcpConnected)).unwrap().restart_state());
+        fsm.handle(retry, received(Message::Open(peer_open())));
+        fsm.handle(retry, received(Message::Keepalive));
+        assert_eq!(fsm.state(), State::Established);
+        // The next session after Established is not a restart of rhi.
+        fsm.handle(retry, Event::TcpFailed);
+        let again = fsm.poll_timeout().unwrap();
+        fsm.handle_timeout(again);
+        let later = sent_graceful_restart(&fsm.handle(again, Event::TcpConnected)).unwrap();
+        assert!(!later.restart_state());
+        assert!(later.forwarding(Family::IPV4_UNICAST) && later.forwarding(Family::IPV6_UNICAST));
+    }
+
+    #[test]
+    fn negotiated_records_the_peers_graceful_restart() {
+        let bird = GracefulRestartCap {
+            flags: GracefulRestartCap::RESTART_STATE,
+            restart_time: 120,
+            families: vec![GracefulRestartFamily {
+                family: Family::IPV4_UNICAST,
+                flags: GracefulRestartFamily::FORWARDING_STATE,
+            }],
+        };
+        let mut open = peer_open();
+        open.capabilities.push(Capability::GracefulRestart(bird.clone()));
+        // Both sides: negotiated, with the peer's details.
+        let (fsm, _) = established(gr_config(false), open.clone());
+        let negotiated = fsm.negotiated().unwrap();
+        assert!(negotiated.graceful_restart);
+        assert_eq!(negotiated.peer_graceful_restart, Some(bird.clone()));
+        // The peer alone: recorded, not negotiated.
+        let (fsm, _) = established(config(), open);
+        let negotiated = fsm.negotiated().unwrap();
+        assert!(!negotiated.graceful_restart);
+        assert_eq!(negotiated.peer_graceful_restart, Some(bird));
+        // rhi alone: not negotiated.
+        let (fsm, _) = established(gr_config(false), peer_open());
+        let negotiated = fsm.negotiated().unwrap();
+        assert!(!negotiated.graceful_restart);
+        assert_eq!(negotiated.peer_graceful_restart, None);
+    }
+
+    #[test]
+    fn stop_with_graceful_restart_is_still_an_administrative_shutdown() {
+        // A deliberate stop is not a restart: Cease goes out, which ends graceful restart at the
+        // router (RFC 4724 §4.2; rhi does not send RFC 8538's N bit).
+        let mut open = peer_open();
+        open.capabilities.push(Capability::GracefulRestart(GracefulRestartCap {
+            flags: 0,
+            restart_time: 120,
+            families: vec![],
+        }));
+        let (mut fsm, t0) = established(gr_config(false), open);
+        let actions = fsm.handle(t0, Event::Stop { message: String::new() });
+        let notification = sent_notification(&actions).expect("a NOTIFICATION");
+        assert_eq!((notification.code, notification.subcode), (code::CEASE, cease_subcode::ADMINISTRATIVE_SHUTDOWN));
+        assert!(actions.contains(&Action::Close));
     }
 
     #[test]

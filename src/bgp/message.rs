@@ -640,6 +640,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn rfc_open_with_graceful_restart() {
+        use crate::bgp::capability::{GracefulRestartCap, GracefulRestartFamily};
+        let gr = GracefulRestartCap {
+            flags: GracefulRestartCap::RESTART_STATE,
+            restart_time: 30,
+            families: vec![
+                GracefulRestartFamily { family: Family::IPV4_UNICAST, flags: GracefulRestartFamily::FORWARDING_STATE },
+                GracefulRestartFamily { family: Family::IPV6_UNICAST, flags: 0 },
+            ],
+        };
+        assert!(gr.restart_state() && gr.forwarding(Family::IPV4_UNICAST) && !gr.forwarding(Family::IPV6_UNICAST));
+        let capabilities = vec![
+            Capability::Multiprotocol(Family::IPV4_UNICAST),
+            Capability::GracefulRestart(gr),
+            Capability::FourOctetAs(65010),
+        ];
+        let open = Open::new(65010, 9, Ipv4Addr::new(10, 25, 150, 10), capabilities);
+        fixture(include_str!("../../tests/fixtures/wire/rfc/open-graceful-restart.hex"), P2, Message::Open(open));
+    }
+
+    #[test]
     fn rfc_keepalive_notification_route_refresh() {
         fixture(include_str!("../../tests/fixtures/wire/rfc/keepalive.hex"), P2, Message::Keepalive);
         let shutdown = Notification::cease_shutdown("maintenance");

@@ -14,7 +14,7 @@ pub use attributes::{
     community_to_string, parse_community, AsPath, AsSegment, LargeCommunity, MpReach, MpUnreach, Origin,
     PathAttributes, RawAttribute,
 };
-pub use capability::Capability;
+pub use capability::{Capability, GracefulRestartCap, GracefulRestartFamily};
 pub use codec::{BgpCodec, CodecError, CodecParams};
 pub use message::{EncodeError, Message, Open, RouteRefresh, Update};
 pub use nlri::Family;

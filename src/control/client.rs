@@ -109,6 +109,7 @@ pub fn render_status(status: &Status) -> String {
     out +=
         &table(&["PEER", "ADDRESS", "AS", "STATE", "FOR", "PREFIXES", "UPDATES OUT/IN", "FLAPS", "LAST ERROR"], peers);
     out += &bfd_table(status);
+    out += &graceful_restart_table(status);
     if !status.checks.is_empty() {
         let checks = status
             .checks
@@ -209,6 +210,29 @@ fn bfd_table(status: &Status) -> String {
         return String::new();
     }
     format!("\n{}", table(&["BFD PEER", "STATE", "LOCAL", "TX/RX", "DETECT", "LAST DOWN"], rows))
+}
+
+/// One line per peer with graceful restart: whether the router will hold our routes after a crash.
+fn graceful_restart_table(status: &Status) -> String {
+    let rows: Vec<Vec<String>> = status
+        .peers
+        .iter()
+        .filter_map(|p| {
+            let gr = p.graceful_restart.as_ref()?;
+            let router = match (gr.peer_restart_time_seconds, gr.peer_restarted) {
+                (Some(time), true) => format!("restart time {time}s, restarted"),
+                (Some(time), false) => format!("restart time {time}s"),
+                (None, _) if p.state == "Established" => "no graceful restart".to_string(),
+                (None, _) => "-".to_string(),
+            };
+            let negotiated = if gr.negotiated { "yes" } else { "no" };
+            Some(vec![p.name.clone(), negotiated.to_string(), format!("{}s", gr.restart_time_seconds), router])
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!("\n{}", table(&["GR PEER", "NEGOTIATED", "RESTART TIME", "ROUTER"], rows))
 }
 
 fn ms(value: f64) -> String {

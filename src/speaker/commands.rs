@@ -12,7 +12,7 @@ use crate::bgp::attributes::community_to_string;
 use crate::control::proto::{AdvertisedRoute, Command, Response, RouteSpec};
 use crate::health::Health;
 use crate::policy::Announcement;
-use crate::status::{CheckInfo, DrainInfo, PeerInfo, RouteInfo, Status};
+use crate::status::{CheckInfo, DrainInfo, GracefulRestartInfo, PeerInfo, RouteInfo, Status};
 
 impl Speaker {
     pub(super) fn command(&mut self, command: Command, reply: oneshot::Sender<Response>) {
@@ -205,6 +205,12 @@ impl Speaker {
                     prefixes_received: status.prefixes_received,
                     flaps: status.flaps,
                     bfd: status.bfd.as_ref().map(|bfd| bfd.info()),
+                    graceful_restart: config.graceful_restart.map(|gr| GracefulRestartInfo {
+                        negotiated: status.graceful_restart,
+                        restart_time_seconds: gr.restart_time.as_secs(),
+                        peer_restart_time_seconds: status.peer_graceful_restart.as_ref().map(|p| p.restart_time),
+                        peer_restarted: status.peer_graceful_restart.as_ref().is_some_and(|p| p.restart_state()),
+                    }),
                 })
             })
             .collect();

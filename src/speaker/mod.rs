@@ -142,6 +142,9 @@ pub struct Speaker {
     bfd: Option<BfdHandle>,
     /// The listening sockets, for their TCP-MD5 keys (set again on reload).
     listener_keys: ListenerKeys,
+    /// The state file says the previous run did not stop cleanly (a crash, SIGKILL): the first
+    /// OPENs carry graceful restart's Restart State bit. False once the first peers are spawned.
+    restarting: bool,
     /// The listening sockets, for their GTSM filters (set again on reload).
     listener_ttl: crate::driver::ttl::ListenerTtl,
 }
@@ -175,6 +178,7 @@ impl Speaker {
             stop_requests: None,
             bfd: None,
             listener_keys: ListenerKeys::default(),
+            restarting: false,
             listener_ttl: Default::default(),
         }
     }
@@ -191,14 +195,19 @@ impl Speaker {
         speaker.config_file = config_file;
         speaker.events = Some(events);
         speaker.stop_requests = Some(stop_requests);
+        // Before the peers: the state file says whether the last run crashed, which their
+        // first OPEN tells the router (graceful restart's Restart State bit).
+        speaker.restore_state();
+        speaker.save_state(true);
         for peer in config.peers.clone() {
             speaker.add_peer(peer);
         }
+        // Peers added later (reload) are not part of the restart.
+        speaker.restarting = false;
         let names: Vec<String> = speaker.checks.keys().cloned().collect();
         for name in names {
             speaker.spawn_check(&name, None);
         }
-        speaker.restore_state();
         speaker.spawn_processes();
         speaker
     }
@@ -226,7 +235,8 @@ impl Speaker {
             tx
         });
         let bfd = peer.bfd.map(|_| self.bfd.get_or_insert_with(crate::driver::bfd::spawn).clone());
-        let handle = spawn_peer(peer.clone(), self.config.local_as, self.config.router_id, state_events, bfd);
+        let handle =
+            spawn_peer(peer.clone(), self.config.local_as, self.config.router_id, state_events, bfd, self.restarting);
         let link = PeerLink { name: peer.name.clone(), commands: handle.commands.clone() };
         // The task ends by itself after a Shutdown command; its handle is not needed.
         let slot = PeerSlot { link, config: Some(peer.clone()), status: Some(handle.status) };
@@ -558,9 +568,16 @@ impl Speaker {
     }
 
     fn persist(&self) {
+        self.save_state(true);
+    }
+
+    /// Writes the state file; `running` is the crash mark: true while rhi runs, false once a
+    /// deliberate stop has withdrawn everything.
+    fn save_state(&self, running: bool) {
         let Some(path) = &self.config.state_file else { return };
         let state = state_file::Persisted {
             version: 0,
+            running,
             drain: if self.drain.source == Some(Source::Shutdown) { Drain::default() } else { self.drain.clone() },
             manual: self
                 .manual
@@ -588,6 +605,10 @@ impl Speaker {
                 "state file is corrupt: set aside; starting with no drain and no manual routes"
             ),
             Ok(state_file::Loaded::Restored(state)) => {
+                if state.running {
+                    self.restarting = true;
+                    warn!("the previous run of rhi did not stop cleanly (crash, SIGKILL): telling routers with graceful restart that rhi restarted");
+                }
                 self.drain = state.drain;
                 self.drain.expire(SystemTime::now());
                 // The file's presence was last seen as what started this drain: the first poll
@@ -646,6 +667,8 @@ impl Speaker {
         if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
             warn!("some peers did not finish withdrawing in time");
         }
+        // A deliberate stop, not a crash: the next start is not a graceful restart.
+        self.save_state(false);
         // After the peers: the withdrawals are out before a process's exit could change them.
         self.stop_processes().await;
     }

@@ -1,6 +1,13 @@
 //! `state_file`: drain state and manual routes survive a restart. Written atomically (temporary
 //! file, fsync, rename), so a crash leaves the old or the new state, never half of one. A file
 //! that does not parse is moved aside and reported, never silently dropped or overwritten.
+//!
+//! It also holds the crash mark for graceful restart (RFC 4724): `running` is written true at
+//! start and false after a deliberate stop has withdrawn everything, so a start that finds it
+//! true follows a crash (SIGKILL, panic, power loss). Without a state file rhi cannot tell, and
+//! never sets the Restart State bit: routers still keep its routes after a crash (they see the
+//! connection drop, or the new OPEN), the bit only tells them not to wait for rhi's End-of-RIB
+//! before sending their own routes, which rhi does not use.
 
 use std::fs;
 use std::io::{self, Write};
@@ -19,6 +26,9 @@ const FORMAT_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 pub struct Persisted {
     pub version: u32,
+    /// True while rhi runs; false after a clean stop. Missing (older files): false.
+    #[serde(default)]
+    pub running: bool,
     pub drain: Drain,
     pub manual: Vec<ManualRecord>,
 }
@@ -93,6 +103,7 @@ mod tests {
         drain.drain(None, Duration::from_secs(30), Source::Cli, SystemTime::UNIX_EPOCH);
         Persisted {
             version: FORMAT_VERSION,
+            running: true,
             drain,
             manual: vec![ManualRecord {
                 prefix: "10.99.0.1/32".parse().unwrap(),
@@ -110,6 +121,26 @@ mod tests {
         save(&path, &sample()).unwrap();
         assert_eq!(load(&path).unwrap(), Loaded::Restored(sample()));
         assert!(!dir.path().join("sub/state.json.tmp").exists());
+    }
+
+    #[test]
+    fn the_crash_mark_round_trips_and_defaults_to_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        for running in [true, false] {
+            save(&path, &Persisted { running, ..sample() }).unwrap();
+            let Loaded::Restored(state) = load(&path).unwrap() else { panic!("not restored") };
+            assert_eq!(state.running, running);
+        }
+        // A file written before the mark existed reads as a clean stop.
+        save(&path, &Persisted { running: true, ..sample() }).unwrap();
+        let older = fs::read_to_string(&path).unwrap().replace("\"running\": true,", "");
+        assert!(!older.contains("running"), "{older}");
+        fs::write(&path, older).unwrap();
+        match load(&path).unwrap() {
+            Loaded::Restored(state) => assert!(!state.running),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -157,6 +159,8 @@ pub struct Bird {
     ctl: PathBuf,
     config: PathBuf,
     dir: WorkDir,
+    /// Start with `-R` (graceful restart recovery): set by [`Bird::graceful_restart`].
+    recovery: Arc<AtomicBool>,
 }
 
 impl Bird {
@@ -169,8 +173,9 @@ impl Bird {
         let pid_file = dir.join("bird.pid");
         let bird = program("bird");
         let netns = options.netns.clone();
+        let recovery = Arc::new(AtomicBool::new(false));
         let daemon = {
-            let (config, ctl) = (config.clone(), ctl.clone());
+            let (config, ctl, recovery) = (config.clone(), ctl.clone(), recovery.clone());
             Daemon::spawn(format!("BIRD {}", options.router_addr), dir.join("bird.log"), move || {
                 // `ip netns exec` execs BIRD in place: the PID stays BIRD's own.
                 let mut cmd = match &netns {
@@ -182,10 +187,13 @@ impl Bird {
                     None => Command::new(&bird),
                 };
                 cmd.arg("-f").arg("-c").arg(&config).arg("-s").arg(&ctl).arg("-P").arg(&pid_file);
+                if recovery.load(Ordering::SeqCst) {
+                    cmd.arg("-R");
+                }
                 cmd
             })
         };
-        let bird = Bird { daemon, options, ctl, config, dir };
+        let bird = Bird { daemon, options, ctl, config, dir, recovery };
         bird.wait_ready();
         bird
     }
@@ -269,6 +277,21 @@ impl Bird {
     /// SIGTERM and wait: BIRD shuts its sessions down cleanly.
     pub fn stop(&self) {
         self.daemon.stop(secs(10));
+    }
+
+    /// A graceful restart of the router (RFC 4724, BIRD 2 `graceful restart on` in the protocol
+    /// options): `birdc graceful restart` (BIRD closes its sessions without a NOTIFICATION and
+    /// exits), then BIRD again with `-R`, whose OPENs carry the Restart State bit and which
+    /// waits for every neighbour's End-of-RIB (`show status`: "Graceful restart recovery in
+    /// progress") before it computes its routes.
+    pub fn graceful_restart(&self) {
+        self.daemon.expect_exit();
+        let out = self.birdc(&["graceful", "restart"]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.contains("Graceful restart requested"), "birdc graceful restart: {out}");
+        self.daemon.wait_exit(secs(10));
+        self.recovery.store(true, Ordering::SeqCst);
+        self.daemon.restart();
+        self.wait_ready();
     }
 
     /// Starts BIRD again with the same options and directory (killing it first if it still

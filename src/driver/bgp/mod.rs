@@ -35,8 +35,9 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::{debug, info, warn};
 
+use crate::bgp::capability::GracefulRestartCap;
 use crate::bgp::codec::{BgpCodec, CodecError, CodecParams};
-use crate::bgp::fsm::{Action, Event, Fsm, FsmConfig, Negotiated, State};
+use crate::bgp::fsm::{Action, Event, Fsm, FsmConfig, GracefulRestartConfig, Negotiated, State};
 use crate::bgp::message::{Message, Update};
 use crate::bgp::nlri::Family;
 use crate::config::{BfdConfig, PeerConfig};
@@ -118,6 +119,10 @@ pub struct PeerStatus {
     pub flaps: u64,
     /// BFD to this router, once a session runs (it starts with the first TCP connection).
     pub bfd: Option<BfdStatus>,
+    /// Established, and both sides sent the Graceful Restart capability (RFC 4724).
+    pub graceful_restart: bool,
+    /// The router's Graceful Restart capability on the current session, if it sent one.
+    pub peer_graceful_restart: Option<GracefulRestartCap>,
 }
 
 pub struct PeerHandle {
@@ -129,12 +134,14 @@ pub struct PeerHandle {
 }
 
 /// Starts the task for one configured peer; `state_events` hears of every state change.
+/// `restarting`: rhi came back from a crash (graceful restart's Restart State bit, if configured).
 pub fn spawn_peer(
     peer: PeerConfig,
     local_as: u32,
     router_id: Ipv4Addr,
     state_events: Option<mpsc::UnboundedSender<PeerStateEvent>>,
     bfd: Option<BfdHandle>,
+    restarting: bool,
 ) -> PeerHandle {
     let (commands, rx) = mpsc::unbounded_channel();
     let initial = PeerStatus {
@@ -154,11 +161,13 @@ pub fn spawn_peer(
         prefixes_received: 0,
         flaps: 0,
         bfd: None,
+        graceful_restart: false,
+        peer_graceful_restart: None,
     };
     let (status_tx, status) = watch::channel(initial);
     let name = peer.name.clone();
     let address = peer.address;
-    let mut task = PeerTask::new(peer, local_as, router_id, rx, status_tx);
+    let mut task = PeerTask::new(peer, local_as, router_id, rx, status_tx, restarting);
     task.state_events = state_events;
     task.bfd.task = bfd;
     let task = tokio::spawn(task.run());
@@ -254,6 +263,7 @@ impl PeerTask {
         router_id: Ipv4Addr,
         commands: mpsc::UnboundedReceiver<PeerCommand>,
         status: watch::Sender<PeerStatus>,
+        restarting: bool,
     ) -> PeerTask {
         let fsm_config = FsmConfig {
             local_as,
@@ -265,6 +275,10 @@ impl PeerTask {
             connect_retry_max: CONNECT_RETRY_MAX.max(peer.connect_retry),
             families: peer.families.clone(),
             send_hold_time: peer.send_hold_time,
+            graceful_restart: peer.graceful_restart.map(|gr| GracefulRestartConfig {
+                restart_time: u16::try_from(gr.restart_time.as_secs()).unwrap_or(u16::MAX),
+                restarting,
+            }),
         };
         let seed = crate::bgp::backoff::seed_for(&peer.name);
         PeerTask {
@@ -624,13 +638,24 @@ impl PeerTask {
             remote_id = %negotiated.remote_id,
             hold_time = negotiated.hold_time,
             families = ?families,
+            graceful_restart = negotiated.graceful_restart,
             "session established"
         );
+        match &negotiated.peer_graceful_restart {
+            // Nothing more to do as its helper: every new session gets the table and End-of-RIB.
+            Some(gr) if gr.restart_state() => {
+                info!(peer = %self.peer.name, capability = %gr, "the router restarted gracefully: sending it the whole table")
+            }
+            Some(gr) => debug!(peer = %self.peer.name, capability = %gr, "the router's graceful restart"),
+            None => {}
+        }
         self.status.send_modify(|s| {
             s.remote_id = Some(negotiated.remote_id);
             s.local_address = Some(connection.local);
             s.families = families.clone();
             s.hold_time = Some(negotiated.hold_time);
+            s.graceful_restart = negotiated.graceful_restart;
+            s.peer_graceful_restart = negotiated.peer_graceful_restart.clone();
         });
         if let Some(connection) = &mut self.connection {
             connection.reader.decoder_mut().set_params(params);
@@ -650,6 +675,8 @@ impl PeerTask {
             s.prefixes_advertised = 0;
             s.families.clear();
             s.hold_time = None;
+            s.graceful_restart = false;
+            s.peer_graceful_restart = None;
         });
     }
 

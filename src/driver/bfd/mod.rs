@@ -328,6 +328,8 @@ impl BfdTask {
         publish(&mut entry, None);
         let peer = entry.spec.peer.clone();
         self.sessions.insert(peer, entry);
+        // A session replaced on another local address leaves its receiving socket unused.
+        self.close_unused_receivers();
     }
 
     /// Binds the shared receiving socket for `local` if none is bound yet; the error text when
@@ -437,6 +439,9 @@ impl BfdTask {
             if last {
                 gone.push(name.clone());
             }
+        }
+        if gone.is_empty() {
+            return;
         }
         for name in gone {
             if let Some(entry) = self.sessions.remove(&name) {

@@ -320,6 +320,30 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 impl PeerConfig {
+    /// An eBGP peer in AS 65000 with every optional setting at its default, for the unit tests
+    /// of the modules that take a `PeerConfig`.
+    #[cfg(test)]
+    pub(crate) fn example(name: &str, address: IpAddr) -> PeerConfig {
+        PeerConfig {
+            name: name.to_owned(),
+            address,
+            remote_as: 65000,
+            port: resolve::DEFAULT_BGP_PORT,
+            local_address: None,
+            passive: false,
+            hold_time: 9,
+            connect_retry: peers::DEFAULT_CONNECT_RETRY,
+            next_hop: NextHop::SelfAddress,
+            next_hop_v6: None,
+            families: vec![],
+            bfd: None,
+            send_hold_time: None,
+            md5: None,
+            ttl: TtlPolicy::Default,
+            graceful_restart: None,
+        }
+    }
+
     /// True when the session is iBGP (same AS on both ends).
     #[must_use]
     pub fn is_ibgp(&self, local_as: u32) -> bool {

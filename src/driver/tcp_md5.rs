@@ -334,22 +334,9 @@ mod tests {
         let v4 = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         let v6 = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).unwrap();
         let peer = |name: &str, address: &str, key: Option<&[u8]>| PeerConfig {
-            name: name.into(),
-            address: address.parse().unwrap(),
-            remote_as: 65000,
-            port: 179,
-            local_address: None,
             passive: true,
-            hold_time: 9,
-            connect_retry: std::time::Duration::from_secs(5),
-            next_hop: crate::config::NextHop::SelfAddress,
-            next_hop_v6: None,
-            families: vec![],
-            bfd: None,
-            send_hold_time: None,
             md5: key.map(Md5Key::inline),
-            ttl: Default::default(),
-            graceful_restart: None,
+            ..PeerConfig::example(name, address.parse().unwrap())
         };
         let a = peer("a", "192.0.2.1", Some(b"one"));
         let b = peer("b", "2001:db8::1", Some(b"two"));

@@ -339,24 +339,7 @@ mod tests {
     }
 
     fn peer(address: IpAddr, ttl: TtlPolicy) -> PeerConfig {
-        PeerConfig {
-            name: address.to_string(),
-            address,
-            remote_as: 65000,
-            port: 179,
-            local_address: None,
-            passive: true,
-            hold_time: 9,
-            connect_retry: Duration::from_secs(5),
-            next_hop: crate::config::NextHop::SelfAddress,
-            next_hop_v6: None,
-            families: vec![],
-            bfd: None,
-            send_hold_time: None,
-            md5: None,
-            ttl,
-            graceful_restart: None,
-        }
+        PeerConfig { passive: true, ttl, ..PeerConfig::example(&address.to_string(), address) }
     }
 
     #[test]

@@ -1045,24 +1045,7 @@ mod tests {
             vec![PeerLink { name: "sw01".into(), commands: one }, PeerLink { name: "sw02".into(), commands: two }];
         let mut speaker = Speaker::new(&config, links);
         for (name, address) in [("sw01", "10.0.0.1"), ("sw02", "10.0.0.2")] {
-            speaker.peers.get_mut(name).unwrap().config = Some(PeerConfig {
-                name: name.into(),
-                address: address.parse().unwrap(),
-                remote_as: 65000,
-                port: 179,
-                local_address: None,
-                passive: false,
-                hold_time: 9,
-                connect_retry: Duration::from_secs(5),
-                next_hop: crate::config::NextHop::SelfAddress,
-                next_hop_v6: None,
-                families: vec![],
-                bfd: None,
-                send_hold_time: None,
-                md5: None,
-                ttl: Default::default(),
-                graceful_restart: None,
-            });
+            speaker.peers.get_mut(name).unwrap().config = Some(PeerConfig::example(name, address.parse().unwrap()));
         }
         (speaker, rx1, rx2)
     }

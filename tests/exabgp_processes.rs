@@ -375,12 +375,12 @@ fn check_config_prints_the_rhi_yaml_of_an_exabgp_file_and_names_the_line_of_what
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert!(yaml.contains("10.46.46.47/32") && yaml.contains("announce-more"), "{yaml}");
 
-    let bad = dir.write("bad.conf", "neighbor 10.0.0.1 {\n  local-as 1;\n  peer-as 2;\n  md5-password secret;\n}\n");
+    let bad = dir.write("bad.conf", "neighbor 10.0.0.1 {\n  local-as 1;\n  peer-as 2;\n  rate-limit 100;\n}\n");
     let output = rhi_command().arg("run").arg("--exabgp-config").arg(&bad).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("bad.conf:4:"), "names file and line: {error}");
-    assert!(error.contains("md5"), "{error}");
+    assert!(error.contains("rate-limit"), "{error}");
 }
 
 /// A process that would run forever, blocked on nothing rhi controls.

@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
 use rhi::bgp::attributes::RawAttribute;
+use rhi::bgp::capability::{GracefulRestartCap, GracefulRestartFamily};
 use rhi::bgp::{
     AsPath, AsSegment, BgpCodec, Capability, CodecError, CodecParams, EncodeError, Family, LargeCommunity, Message,
     MpReach, MpUnreach, Notification, Open, Origin, PathAttributes, RouteRefresh, Update,
@@ -145,12 +146,20 @@ fn update() -> impl Strategy<Value = Update> {
 }
 
 fn capability() -> impl Strategy<Value = Capability> {
-    let unknown_code = any::<u8>().prop_filter("known", |c| ![1, 2, 6, 65].contains(c));
+    let unknown_code = any::<u8>().prop_filter("known", |c| ![1, 2, 6, 64, 65].contains(c));
+    let graceful_restart_family = (any::<u16>(), any::<u8>(), any::<u8>())
+        .prop_map(|(afi, safi, flags)| GracefulRestartFamily { family: Family::new(afi, safi), flags });
+    let graceful_restart =
+        (0u8..16, 0u16..=GracefulRestartCap::MAX_RESTART_TIME, prop::collection::vec(graceful_restart_family, 0..5))
+            .prop_map(|(flags, restart_time, families)| {
+                Capability::GracefulRestart(GracefulRestartCap { flags, restart_time, families })
+            });
     prop_oneof![
         (any::<u16>(), any::<u8>()).prop_map(|(afi, safi)| Capability::Multiprotocol(Family::new(afi, safi))),
         Just(Capability::RouteRefresh),
         Just(Capability::ExtendedMessage),
         any::<u32>().prop_map(Capability::FourOctetAs),
+        graceful_restart,
         (unknown_code, prop::collection::vec(any::<u8>(), 0..60))
             .prop_map(|(code, v)| { Capability::Unknown { code, value: Bytes::from(v) } }),
     ]

@@ -47,6 +47,27 @@ fn cases() -> Vec<Case> {
             7,
             "checks.web.haproxy: unknown field `pool`",
         ),
+        case(
+            "haproxy with both stats_url and stats_socket",
+            head("checks:\n  web:\n    haproxy:\n      stats_url: \"http://x/\"\n      stats_socket: /run/s.sock\n      backend: b\n"),
+            7,
+            21,
+            "checks.web.haproxy.stats_socket: stats_url and stats_socket are both set: give exactly one",
+        ),
+        case(
+            "haproxy with neither stats_url nor stats_socket",
+            head("checks:\n  web:\n    haproxy:\n      backend: b\n"),
+            6,
+            7,
+            "checks.web.haproxy: neither stats_url nor stats_socket is set",
+        ),
+        case(
+            "haproxy username with stats_socket",
+            head("checks:\n  web:\n    haproxy:\n      stats_socket: /run/s.sock\n      backend: b\n      username: u\n"),
+            8,
+            17,
+            "checks.web.haproxy.username: applies to stats_url only",
+        ),
         case("bad prefix", head("vips:\n  - prefix: 10.46.46/32\n"), 4, 13, "vips[0].prefix: `10.46.46/32` is not a prefix"),
         case(
             "prefix with host bits",

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rhi::bgp::nlri::Family;
-use rhi::config::{CheckKind, Config, NextHop, WhenDown};
+use rhi::config::{CheckKind, Config, NextHop, StatsSocket, StatsSource, WhenDown};
 
 fn example() -> Config {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
@@ -52,7 +52,7 @@ fn example_loads_as_haproxy01() {
     let CheckKind::Haproxy(h) = &c.checks["web"].kind else {
         panic!("web is not an haproxy check");
     };
-    assert_eq!(h.stats_url, "http://127.0.0.1:8404/stats;csv");
+    assert_eq!(h.source, StatsSource::Url("http://127.0.0.1:8404/stats;csv".into()));
     assert_eq!(h.backend, "be_web");
     assert_eq!(c.drain.withdraw_after, Duration::from_secs(30));
     assert_eq!(c.control.socket, Path::new("/run/rhi/rhi.sock"));
@@ -70,7 +70,13 @@ fn example_round_trips() {
 fn maximal_config_round_trips() {
     let c = fixture("maximal.yaml");
     assert_eq!(c.peers.len(), 3);
-    assert_eq!(c.checks.len(), 4);
+    assert_eq!(c.checks.len(), 6);
+    let source = |name: &str| match &c.checks[name].kind {
+        CheckKind::Haproxy(h) => h.source.to_owned(),
+        other => panic!("{name} is not an haproxy check: {other:?}"),
+    };
+    assert_eq!(source("lb_socket"), StatsSource::Socket(StatsSocket::Unix("/run/haproxy/rhi.sock".into())));
+    assert_eq!(source("lb_tcp_socket"), StatsSource::Socket(StatsSocket::Tcp("[::1]:9999".parse().unwrap())));
     assert_eq!(c.vips.len(), 3);
     assert_eq!(c.processes.len(), 1);
     let bfd = c.peers[0].bfd.expect("sw01 has bfd");

@@ -2,6 +2,9 @@
 //! backends decides whether BIRD holds the VIP, and with which MED. Everything on this test's
 //! 127.X.Y.0/24: BIRD .1, rhi .2, HAProxy .10 (stats :8404), backends .11:8081 and .12:8082.
 //!
+//! The verdict cases run twice, once per stats source ([`Source`]): the stats page
+//! (`stats_url`) and HAProxy's CLI socket at `level user` (`stats_socket`, `show stat`).
+//!
 //! Settings (the example config's, with rise 2): HAProxy checks its servers every 200 ms (fall 2,
 //! rise 2); rhi's check runs every 1 s, every 200 ms while changing, 500 ms timeout, rise 2,
 //! fall 2. Every wait is on a real condition (what BIRD holds, what HAProxy's stats show, what rhi
@@ -30,9 +33,38 @@ const PROPAGATION: Duration = Duration::from_secs(1);
 
 const PLAIN_VIP_YAML: &str = "  - prefix: 10.46.46.47/32\n    med: 310\n";
 
+/// Where rhi's `web` check reads HAProxy's stats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// `stats_url`: the stats page over HTTP.
+    Page,
+    /// `stats_socket`: `show stat` on HAProxy's `level user` CLI socket.
+    Socket,
+}
+
+impl Source {
+    /// The `haproxy:` key that names this source for `haproxy`.
+    fn yaml(self, haproxy: &Haproxy) -> String {
+        match self {
+            Source::Page => format!("stats_url: \"{}\"", haproxy.stats_url()),
+            Source::Socket => format!("stats_socket: \"{}\"", haproxy.user_socket().display()),
+        }
+    }
+
+    /// What a failed probe's reason names when HAProxy is gone: connect refused, by either road.
+    fn assert_gone(self, haproxy: &Haproxy, reason: &str) {
+        assert!(reason.contains("Connection refused"), "{reason}");
+        if self == Source::Socket {
+            let socket = format!("stats socket {}", haproxy.user_socket().display());
+            assert!(reason.contains(&socket), "{reason}");
+        }
+    }
+}
+
 /// rhi announcing [`VIP`] (checked by `web`, MED 300) and `extra_vips`, to the BIRD of `net`.
-/// `check_extra` goes inside `haproxy:` (6 spaces), `vip_extra` inside the VIP (4 spaces).
-fn rhi_config(net: &TestNet, stats_url: &str, check_extra: &str, vip_extra: &str, extra_vips: &str) -> String {
+/// `source` is the `stats_url:`/`stats_socket:` line ([`Source::yaml`]); `check_extra` goes inside
+/// `haproxy:` (6 spaces), `vip_extra` inside the VIP (4 spaces).
+fn rhi_config(net: &TestNet, source: &str, check_extra: &str, vip_extra: &str, extra_vips: &str) -> String {
     format!(
         r#"router_id: {injector}
 local_as: {INJECTOR_AS}
@@ -49,7 +81,7 @@ peers:
 checks:
   web:
     haproxy:
-      stats_url: "{stats_url}"
+      {source}
       backend: app
 {check_extra}    interval: {interval}
     fast_interval: {fast}
@@ -134,14 +166,19 @@ struct Lab {
 }
 
 impl Lab {
-    /// BIRD, HAProxy with both servers UP, and rhi with [`rhi_config`] (plus [`PLAIN_VIP`]);
-    /// returns once BIRD holds both VIPs with their healthy attributes.
+    /// BIRD, HAProxy with both servers UP, and rhi with [`rhi_config`] (plus [`PLAIN_VIP`])
+    /// reading the stats page; returns once BIRD holds both VIPs with their healthy attributes.
     fn start(check_extra: &str, vip_extra: &str) -> Lab {
+        Lab::start_with(Source::Page, check_extra, vip_extra)
+    }
+
+    /// [`Lab::start`] with rhi reading HAProxy's stats from `source`.
+    fn start_with(source: Source, check_extra: &str, vip_extra: &str) -> Lab {
         let net = TestNet::allocate();
         let bird = Bird::start(BirdOptions::new(&net));
         let haproxy = Haproxy::start(HaproxyOptions::new(&net));
         haproxy.wait_backend_status("UP");
-        let config = rhi_config(&net, &haproxy.stats_url(), check_extra, vip_extra, PLAIN_VIP_YAML);
+        let config = rhi_config(&net, &source.yaml(&haproxy), check_extra, vip_extra, PLAIN_VIP_YAML);
         let rhi = RhiProcess::start(&config);
         let lab = Lab { rhi, haproxy, bird, _net: net };
         lab.wait_med(MED, secs(10));
@@ -166,6 +203,19 @@ impl Lab {
         assert!(plain.is_some(), "the unchecked VIP must stay: {:?}\n{}", self.bird.routes(), self.rhi.log());
     }
 
+    /// `rhi status --json` shows check `web` in `state`; returns its reason.
+    fn assert_status(&self, state: &str) -> String {
+        let (code, stdout, stderr) = self.rhi.client(&["status", "--json"]);
+        assert_eq!(code, 0, "rhi status --json: {stderr}");
+        let status: serde_json::Value = serde_json::from_str(&stdout).expect("status --json parses");
+        let check = status["checks"]
+            .as_array()
+            .and_then(|checks| checks.iter().find(|c| c["name"] == "web"))
+            .unwrap_or_else(|| panic!("no check `web` in rhi status: {stdout}"));
+        assert_eq!(check["state"], state, "rhi status: {check}");
+        check["reason"].as_str().unwrap_or_default().to_string()
+    }
+
     fn restore_backends(&self) {
         self.haproxy.restart_backend(0);
         self.haproxy.restart_backend(1);
@@ -174,10 +224,19 @@ impl Lab {
 
 #[test]
 fn the_vip_follows_the_backend_pool_down_and_back() {
+    pool_down_and_back(Source::Page);
+}
+
+#[test]
+fn stats_socket_the_vip_follows_the_backend_pool_down_and_back() {
+    pool_down_and_back(Source::Socket);
+}
+
+fn pool_down_and_back(source: Source) {
     if !require(&[Peer::Bird, Peer::Haproxy]) {
         return;
     }
-    let lab = Lab::start("", "");
+    let lab = Lab::start_with(source, "", "");
     let route = lab.bird.route(VIP).expect("announced after rise");
     assert_eq!(route.next_hop, Some(NEXT_HOP_V4.parse().unwrap()), "{route:?}");
 
@@ -187,33 +246,48 @@ fn the_vip_follows_the_backend_pool_down_and_back() {
     lab.haproxy.kill_backend(1);
     let took = lab.wait_withdrawn(killed, bound);
     eprintln!(
-        "DETECTION backends killed -> VIP withdrawn from BIRD: {took:.2?} (bound {bound:.2?}; HAProxy inter 200ms \
-         fall 2; rhi interval 1s fast_interval 200ms timeout 500ms fall 2)"
+        "DETECTION ({source:?}) backends killed -> VIP withdrawn from BIRD: {took:.2?} (bound {bound:.2?}; HAProxy \
+         inter 200ms fall 2; rhi interval 1s fast_interval 200ms timeout 500ms fall 2)"
     );
     let line = wait_log_line(&lab.rhi, &["check state changed", "state=DOWN"], secs(1));
     assert!(line.contains("backend app is DOWN: 0 usable servers"), "{line}");
+    let reason = lab.assert_status("DOWN");
+    assert!(reason.contains("backend app is DOWN: 0 usable servers"), "{reason}");
     lab.assert_still_serving();
 
     let restored = Instant::now();
     lab.restore_backends();
     lab.wait_med(MED, secs(10));
-    eprintln!("DETECTION backends restored -> VIP back in BIRD: {:.2?}", restored.elapsed());
+    eprintln!("DETECTION ({source:?}) backends restored -> VIP back in BIRD: {:.2?}", restored.elapsed());
+    lab.assert_status("UP");
 }
 
 #[test]
 fn disabling_both_servers_on_the_runtime_socket_withdraws_the_vip() {
+    both_servers_disabled(Source::Page);
+}
+
+#[test]
+fn stats_socket_disabling_both_servers_on_the_runtime_socket_withdraws_the_vip() {
+    both_servers_disabled(Source::Socket);
+}
+
+fn both_servers_disabled(source: Source) {
     if !require(&[Peer::Bird, Peer::Haproxy]) {
         return;
     }
-    let lab = Lab::start("", "");
+    let lab = Lab::start_with(source, "", "");
     let disabled = Instant::now();
     lab.haproxy.disable_server("s1");
     lab.haproxy.disable_server("s2");
     // MAINT takes effect at once in HAProxy: only rhi's detection counts.
     let bound = worst_case_bound(Duration::ZERO);
     let took = lab.wait_withdrawn(disabled, bound);
-    eprintln!("DETECTION both servers disabled (MAINT) -> VIP withdrawn: {took:.2?} (bound {bound:.2?})");
+    eprintln!("DETECTION ({source:?}) both servers disabled (MAINT) -> VIP withdrawn: {took:.2?} (bound {bound:.2?})");
     lab.haproxy.wait_server_status("s1", "MAINT");
+    wait_log_line(&lab.rhi, &["check state changed", "state=DOWN"], secs(1));
+    let reason = lab.assert_status("DOWN");
+    assert!(reason.contains("0 usable servers"), "{reason}");
     lab.assert_still_serving();
 
     lab.haproxy.enable_server("s1");
@@ -223,17 +297,28 @@ fn disabling_both_servers_on_the_runtime_socket_withdraws_the_vip() {
 
 #[test]
 fn one_server_down_or_draining_announces_the_degraded_med() {
+    one_server_down_or_draining(Source::Page);
+}
+
+#[test]
+fn stats_socket_one_server_down_or_draining_announces_the_degraded_med() {
+    one_server_down_or_draining(Source::Socket);
+}
+
+fn one_server_down_or_draining(source: Source) {
     if !require(&[Peer::Bird, Peer::Haproxy]) {
         return;
     }
-    let lab = Lab::start("      degraded_below: 2\n", "    when_degraded: {med: 350}\n");
+    let lab = Lab::start_with(source, "      degraded_below: 2\n", "    when_degraded: {med: 350}\n");
     let bound = backend_failure_bound(lab.haproxy.options().detection_bound());
     let killed = Instant::now();
     lab.haproxy.kill_backend(0);
     lab.wait_med(350, bound.saturating_sub(killed.elapsed()));
-    eprintln!("DETECTION one backend killed -> degraded MED 350 in BIRD: {:.2?}", killed.elapsed());
+    eprintln!("DETECTION ({source:?}) one backend killed -> degraded MED 350 in BIRD: {:.2?}", killed.elapsed());
     let line = wait_log_line(&lab.rhi, &["check state changed", "state=DEGRADED"], secs(1));
     assert!(line.contains("1 usable servers (degraded below 2)"), "{line}");
+    let reason = lab.assert_status("DEGRADED");
+    assert!(reason.contains("1 usable servers (degraded below 2)"), "{reason}");
 
     lab.haproxy.restart_backend(0);
     lab.wait_med(MED, secs(10));
@@ -241,8 +326,15 @@ fn one_server_down_or_draining_announces_the_degraded_med() {
     // DRAIN: the server still answers but takes no new traffic, so it is not usable.
     lab.haproxy.set_state("s2", "drain");
     lab.wait_med(350, worst_case_bound(Duration::ZERO));
+    lab.assert_status("DEGRADED");
+    // MAINT on one server: degraded as well.
+    lab.haproxy.set_state("s2", "maint");
+    lab.haproxy.wait_server_status("s2", "MAINT");
+    lab.wait_med(350, worst_case_bound(Duration::ZERO));
+    lab.assert_status("DEGRADED");
     lab.haproxy.set_state("s2", "ready");
     lab.wait_med(MED, secs(10));
+    lab.assert_status("UP");
     lab.assert_still_serving();
 }
 
@@ -267,22 +359,92 @@ fn when_down_keeps_the_vip_announced_with_med_1000() {
 
 #[test]
 fn killing_haproxy_withdraws_the_vip_and_a_restart_brings_it_back() {
+    haproxy_killed_and_restarted(Source::Page);
+}
+
+#[test]
+fn stats_socket_killing_haproxy_withdraws_the_vip_and_a_restart_brings_it_back() {
+    haproxy_killed_and_restarted(Source::Socket);
+}
+
+fn haproxy_killed_and_restarted(source: Source) {
     if !require(&[Peer::Bird, Peer::Haproxy]) {
         return;
     }
-    let lab = Lab::start("", "");
+    let lab = Lab::start_with(source, "", "");
     let killed = Instant::now();
     lab.haproxy.kill();
     // Connection refused is immediate: only rhi's detection counts.
     let bound = worst_case_bound(Duration::ZERO);
     let took = lab.wait_withdrawn(killed, bound);
-    eprintln!("DETECTION HAProxy killed -> VIP withdrawn: {took:.2?} (bound {bound:.2?})");
+    eprintln!("DETECTION ({source:?}) HAProxy killed -> VIP withdrawn: {took:.2?} (bound {bound:.2?})");
     let line = wait_log_line(&lab.rhi, &["check state changed", "state=DOWN"], secs(1));
-    assert!(line.contains("Connection refused"), "{line}");
+    source.assert_gone(&lab.haproxy, &line);
+    source.assert_gone(&lab.haproxy, &lab.assert_status("DOWN"));
     lab.assert_still_serving();
 
     lab.haproxy.restart();
     lab.wait_med(MED, secs(10));
+    lab.assert_status("UP");
+}
+
+#[test]
+fn a_frontend_not_open_withdraws_the_vip() {
+    frontend_not_open(Source::Page);
+}
+
+#[test]
+fn stats_socket_a_frontend_not_open_withdraws_the_vip() {
+    frontend_not_open(Source::Socket);
+}
+
+/// `frontend: web` in the check: `disable frontend web` on the runtime socket pauses it (status
+/// PAUSED) and the VIP goes though both servers are UP; `enable frontend web` brings it back.
+fn frontend_not_open(source: Source) {
+    if !require(&[Peer::Bird, Peer::Haproxy]) {
+        return;
+    }
+    let lab = Lab::start_with(source, "      frontend: web\n", "");
+    let disabled = Instant::now();
+    lab.haproxy.admin("disable frontend web");
+    let bound = worst_case_bound(Duration::ZERO);
+    let took = lab.wait_withdrawn(disabled, bound);
+    eprintln!("DETECTION ({source:?}) frontend disabled -> VIP withdrawn: {took:.2?} (bound {bound:.2?})");
+    let line = wait_log_line(&lab.rhi, &["check state changed", "state=DOWN"], secs(1));
+    assert!(line.contains("frontend web is PAUSED, not OPEN"), "{line}");
+    let reason = lab.assert_status("DOWN");
+    assert!(reason.contains("frontend web is PAUSED, not OPEN"), "{reason}");
+    lab.assert_still_serving();
+
+    lab.haproxy.admin("enable frontend web");
+    lab.wait_med(MED, secs(10));
+    lab.assert_status("UP");
+}
+
+/// The `level user` socket refuses what changes HAProxy, and rhi's `show stat` works there: a
+/// check on it reaches UP (in [`Lab::start_with`]) while a write command on the same socket is
+/// refused.
+#[test]
+fn stats_socket_at_level_user_is_read_only_and_enough() {
+    if !require(&[Peer::Bird, Peer::Haproxy]) {
+        return;
+    }
+    let lab = Lab::start_with(Source::Socket, "", "");
+    let refused = user_command(&lab.haproxy, "disable server app/s1");
+    assert!(refused.contains("Permission denied"), "{refused}");
+    lab.haproxy.wait_server_status("s1", "UP");
+    assert!(lab.assert_status("UP").contains("backend app: 2 usable servers"), "{}", lab.rhi.log());
+}
+
+/// One command on the `level user` socket, as rhi talks to it: no prompt, read to EOF.
+fn user_command(haproxy: &Haproxy, command: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(haproxy.user_socket()).expect("connect user.sock");
+    stream.set_read_timeout(Some(secs(5))).unwrap();
+    stream.write_all(format!("{command}\n").as_bytes()).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
 }
 
 #[test]
@@ -331,7 +493,7 @@ fn rhi_started_while_haproxy_is_down_announces_nothing_until_haproxy_comes_up() 
     haproxy.kill();
     // Only the checked VIP: nothing at all may be announced while HAProxy is down.
     let started = Instant::now();
-    let rhi = RhiProcess::start(&rhi_config(&net, &haproxy.stats_url(), "", "", ""));
+    let rhi = RhiProcess::start(&rhi_config(&net, &Source::Page.yaml(&haproxy), "", "", ""));
 
     bird.wait_established(secs(10));
     // The first verdict (DOWN, confirmed after `fall` refused probes) or startup_grace (5 s),

@@ -1,6 +1,8 @@
 //! The `checks:` section: named health checks, each of exactly one kind.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::ConfigError;
@@ -8,7 +10,7 @@ use super::locate::YamlPath;
 use super::raw::{DurationText, Int, OneOrMany, RawCheck, RawExec, RawHaproxy, RawHttp, RawTcp, Text};
 use super::resolve::{item_path, Ctx};
 use super::values;
-use super::{CheckConfig, CheckKind, HaproxyCheck};
+use super::{CheckConfig, CheckKind, HaproxyCheck, StatsSocket, StatsSource};
 
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 pub(crate) const DEFAULT_FAST_INTERVAL: Duration = Duration::from_millis(200);
@@ -107,11 +109,7 @@ fn one_kind(ctx: &Ctx<'_>, path: &YamlPath, raw: &RawCheck) -> Result<CheckKind,
 }
 
 fn haproxy(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawHaproxy) -> Result<HaproxyCheck, ConfigError> {
-    let url = ctx.required(
-        raw.stats_url.as_ref(),
-        &p.key("stats_url"),
-        "the HAProxy stats page in CSV (e.g. \"http://127.0.0.1:8404/stats;csv\")",
-    )?;
+    let source = stats_source(ctx, p, raw)?;
     let backend = ctx.required(raw.backend.as_ref(), &p.key("backend"), "the HAProxy backend whose health decides")?;
     let min_up = count(ctx, &p.key("min_up"), raw.min_up.as_ref(), DEFAULT_MIN_UP)?;
     let degraded_below =
@@ -129,7 +127,7 @@ fn haproxy(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawHaproxy) -> Result<HaproxyCheck
         return Err(ctx.error(&p.key("password_file"), "is set but username is not: basic auth needs both"));
     }
     Ok(HaproxyCheck {
-        stats_url: ctx.at(&p.key("stats_url"), values::http_url(url.as_str()))?,
+        source,
         backend: ctx.at(&p.key("backend"), non_empty(backend))?,
         min_up,
         frontend: optional_text(ctx, &p.key("frontend"), raw.frontend.as_ref())?,
@@ -139,6 +137,73 @@ fn haproxy(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawHaproxy) -> Result<HaproxyCheck
         password_file: ctx
             .opt(raw.password_file.as_ref(), &p.key("password_file"), None, |t| values::path(t.as_str()).map(Some))?,
     })
+}
+
+/// Exactly one of `stats_url` / `stats_socket`; basic auth belongs to the stats page only.
+fn stats_source(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawHaproxy) -> Result<StatsSource, ConfigError> {
+    match (&raw.stats_url, &raw.stats_socket) {
+        (Some(_), Some(_)) => {
+            let (url, socket) = (p.key("stats_url"), p.key("stats_socket"));
+            let second = if ctx.index.position(&socket) >= ctx.index.position(&url) { socket } else { url };
+            Err(ctx.error(&second, "stats_url and stats_socket are both set: give exactly one"))
+        }
+        (None, None) => Err(ctx.error(
+            p,
+            "neither stats_url nor stats_socket is set: give exactly one, e.g. \
+             stats_socket: /run/haproxy/admin.sock or stats_url: \"http://127.0.0.1:8404/stats;csv\"",
+        )),
+        (Some(url), None) => Ok(StatsSource::Url(ctx.at(&p.key("stats_url"), values::http_url(url.as_str()))?)),
+        (None, Some(socket)) => {
+            for (key, set) in [("username", raw.username.is_some()), ("password_file", raw.password_file.is_some())] {
+                if set {
+                    return Err(ctx.error(&p.key(key), "applies to stats_url only: the stats socket has no basic auth"));
+                }
+            }
+            Ok(StatsSource::Socket(ctx.at(&p.key("stats_socket"), stats_socket(socket.as_str()))?))
+        }
+    }
+}
+
+/// HAProxy's own `stats socket` address forms: a path (or `unix@PATH`), `ipv4@ADDR:PORT`,
+/// `ipv6@ADDR:PORT` (`[ADDR]:PORT` accepted too).
+fn stats_socket(text: &str) -> Result<StatsSocket, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    let tcp = |rest: &str, v6: bool| -> Result<StatsSocket, String> {
+        let addr = match rest.parse::<SocketAddr>() {
+            Ok(a) => a,
+            // HAProxy also writes `ipv6@::1:9999`: the port is after the last colon.
+            Err(_) => match rest.rsplit_once(':').map(|(ip, port)| (ip.parse::<IpAddr>(), port.parse::<u16>())) {
+                Some((Ok(ip), Ok(port))) => SocketAddr::new(ip, port),
+                _ => return Err(format!("`{text}`: `{rest}` is not an address with a port")),
+            },
+        };
+        if addr.is_ipv6() != v6 {
+            return Err(format!("`{text}`: {} is not an {} address", addr.ip(), if v6 { "IPv6" } else { "IPv4" }));
+        }
+        if addr.port() == 0 {
+            return Err(format!("`{text}`: port 0 is not allowed"));
+        }
+        Ok(StatsSocket::Tcp(addr))
+    };
+    if let Some(rest) = text.strip_prefix("ipv4@") {
+        return tcp(rest, false);
+    }
+    if let Some(rest) = text.strip_prefix("ipv6@") {
+        return tcp(rest, true);
+    }
+    let path = text.strip_prefix("unix@").unwrap_or(text);
+    if let Some((prefix, _)) = path.split_once('@').filter(|(prefix, _)| !prefix.contains('/')) {
+        return Err(format!(
+            "`{text}`: `{prefix}@` is not supported: give a UNIX socket path, unix@PATH, ipv4@ADDR:PORT or ipv6@ADDR:PORT"
+        ));
+    }
+    if !path.starts_with('/') {
+        return Err(format!("`{text}` is not an absolute path: give the UNIX socket's full path, or ipv4@ADDR:PORT"));
+    }
+    Ok(StatsSocket::Unix(PathBuf::from(path)))
 }
 
 fn http(ctx: &Ctx<'_>, p: &YamlPath, raw: &RawHttp) -> Result<CheckKind, ConfigError> {

@@ -14,7 +14,7 @@ use super::raw::{
 use super::values::duration_text;
 use super::{
     AttrOverride, BfdConfig, CheckConfig, CheckKind, Config, Encoder, GracefulRestart, HaproxyCheck, NextHop,
-    PeerConfig, ProcessConfig, TtlPolicy, VipConfig, WhenDown,
+    PeerConfig, ProcessConfig, StatsSource, TtlPolicy, VipConfig, WhenDown,
 };
 use crate::bgp::attributes::LargeCommunity;
 
@@ -140,7 +140,14 @@ fn raw_check(c: &CheckConfig) -> RawCheck {
 
 fn raw_haproxy(h: &HaproxyCheck) -> RawHaproxy {
     RawHaproxy {
-        stats_url: Some(text(&h.stats_url)),
+        stats_url: match &h.source {
+            StatsSource::Url(url) => Some(text(url)),
+            StatsSource::Socket(_) => None,
+        },
+        stats_socket: match &h.source {
+            StatsSource::Url(_) => None,
+            StatsSource::Socket(socket) => Some(text(socket)),
+        },
         backend: Some(text(&h.backend)),
         min_up: Some(int(h.min_up)),
         frontend: h.frontend.as_ref().map(text),

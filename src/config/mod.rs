@@ -130,7 +130,8 @@ pub enum CheckKind {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct HaproxyCheck {
-    pub stats_url: String,
+    /// Where the stats CSV comes from.
+    pub source: StatsSource,
     pub backend: String,
     pub min_up: u32,
     pub frontend: Option<String>,
@@ -138,6 +139,31 @@ pub struct HaproxyCheck {
     pub count_backup: bool,
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,
+}
+
+/// The stats page (`stats_url`) or HAProxy's CLI socket (`stats_socket`, `show stat`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatsSource {
+    Url(String),
+    Socket(StatsSocket),
+}
+
+/// A HAProxy `stats socket`: a UNIX socket path, or `ipv4@`/`ipv6@` ADDRESS:PORT for a TCP one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatsSocket {
+    Unix(PathBuf),
+    Tcp(SocketAddr),
+}
+
+impl std::fmt::Display for StatsSocket {
+    /// In the form `stats_socket` accepts, so `check-config` output reads back the same.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatsSocket::Unix(path) => write!(f, "{}", path.display()),
+            StatsSocket::Tcp(a @ SocketAddr::V4(_)) => write!(f, "ipv4@{a}"),
+            StatsSocket::Tcp(a @ SocketAddr::V6(_)) => write!(f, "ipv6@{a}"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -161,10 +161,12 @@ pub(crate) struct RawCheck {
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping (stats_url, backend, min_up, ...)")]
+#[serde(deny_unknown_fields, expecting = "a mapping (stats_url or stats_socket, backend, min_up, ...)")]
 pub(crate) struct RawHaproxy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats_url: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_socket: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

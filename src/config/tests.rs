@@ -460,7 +460,7 @@ mod checks {
 
     #[test]
     fn haproxy_required_fields() {
-        fails(&haproxy("      backend: b\n"), 6, 7, "checks.web.haproxy.stats_url is required");
+        fails(&haproxy("      backend: b\n"), 6, 7, "neither stats_url nor stats_socket is set");
         fails(&haproxy("      stats_url: \"http://x/\"\n"), 6, 7, "checks.web.haproxy.backend is required");
         fails(&haproxy("      stats_url: \"https://x/\"\n      backend: b\n"), 6, 18, "https is not supported");
         fails(&haproxy("      stats_url: \"http://x/\"\n      backend: \"\"\n"), 7, 16, "must not be empty");
@@ -486,6 +486,43 @@ mod checks {
             panic!("not haproxy");
         };
         assert_eq!(h.password_file, Some(PathBuf::from("/run/p")));
+    }
+
+    #[test]
+    fn haproxy_stats_socket_forms() {
+        let source = |value: &str| {
+            let c = ok(&haproxy(&format!("      stats_socket: \"{value}\"\n      backend: b\n")));
+            let CheckKind::Haproxy(h) = &c.checks["web"].kind else {
+                panic!("not haproxy");
+            };
+            h.source.clone()
+        };
+        let unix = |p: &str| StatsSource::Socket(StatsSocket::Unix(PathBuf::from(p)));
+        let tcp = |a: &str| StatsSource::Socket(StatsSocket::Tcp(a.parse().unwrap()));
+        assert_eq!(source("/run/haproxy/admin.sock"), unix("/run/haproxy/admin.sock"));
+        assert_eq!(source("unix@/run/haproxy/rhi.sock"), unix("/run/haproxy/rhi.sock"));
+        assert_eq!(source("ipv4@127.0.0.1:9999"), tcp("127.0.0.1:9999"));
+        assert_eq!(source("ipv6@[::1]:9999"), tcp("[::1]:9999"));
+        assert_eq!(source("ipv6@::1:9999"), tcp("[::1]:9999"));
+        let bad = |value: &str, fragment: &str| {
+            fails(&haproxy(&format!("      stats_socket: \"{value}\"\n      backend: b\n")), 6, 21, fragment)
+        };
+        bad("run/haproxy.sock", "is not an absolute path");
+        bad("ipv4@127.0.0.1", "is not an address with a port");
+        bad("ipv4@[::1]:9999", "is not an IPv4 address");
+        bad("ipv6@127.0.0.1:9999", "is not an IPv6 address");
+        bad("ipv4@127.0.0.1:0", "port 0 is not allowed");
+        bad("abns@haproxy", "`abns@` is not supported");
+    }
+
+    #[test]
+    fn haproxy_exactly_one_stats_source() {
+        let both = "      stats_url: \"http://x/\"\n      stats_socket: /run/s.sock\n      backend: b\n";
+        fails(&haproxy(both), 7, 21, "checks.web.haproxy.stats_socket: stats_url and stats_socket are both set");
+        let user = "      stats_socket: /run/s.sock\n      backend: b\n      username: u\n";
+        fails(&haproxy(user), 8, 17, "checks.web.haproxy.username: applies to stats_url only");
+        let pw = "      stats_socket: /run/s.sock\n      backend: b\n      password_file: /p\n";
+        fails(&haproxy(pw), 8, 22, "checks.web.haproxy.password_file: applies to stats_url only");
     }
 
     #[test]

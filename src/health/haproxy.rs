@@ -139,7 +139,7 @@ mod tests {
 
     fn check(backend: &str) -> HaproxyCheck {
         HaproxyCheck {
-            stats_url: "http://127.0.0.1:8404/stats;csv".into(),
+            source: crate::config::StatsSource::Url("http://127.0.0.1:8404/stats;csv".into()),
             backend: backend.into(),
             min_up: 1,
             frontend: None,

@@ -5,6 +5,7 @@ pub mod exec;
 pub mod haproxy;
 pub mod hysteresis;
 pub mod probe;
+pub mod stats_socket;
 
 use std::time::{Duration, Instant};
 

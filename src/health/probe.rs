@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::{exec, haproxy, Verdict};
-use crate::config::{CheckKind, HaproxyCheck};
+use super::{exec, haproxy, stats_socket, Verdict};
+use crate::config::{CheckKind, HaproxyCheck, StatsSource};
 
-/// A stats page of a few thousand servers is a few MB; more than this is not a stats page.
+/// A stats page of a few thousand servers is a few MB; more than this is not a stats page (nor a
+/// `show stat` answer on the stats socket).
 const MAX_BODY: usize = 32 << 20;
 
 pub enum Probe {
@@ -42,7 +43,16 @@ impl Probe {
 
     pub async fn run(&self, timeout: Duration) -> Verdict {
         match self {
-            Probe::Haproxy { client, check } => haproxy_probe(client, check).await,
+            Probe::Haproxy { client, check } => match &check.source {
+                StatsSource::Url(url) => haproxy_probe(client, url, check).await,
+                // A little inside the check's timeout, so the socket's own reason (naming it) wins.
+                StatsSource::Socket(socket) => {
+                    match stats_socket::show_stat(socket, timeout.saturating_sub(timeout / 20), MAX_BODY).await {
+                        Ok(csv) => haproxy::evaluate(&csv, check),
+                        Err(error) => Verdict::Fail(error),
+                    }
+                }
+            },
             Probe::Http { client, url, expect_status, expect_body } => {
                 http_probe(client, url, *expect_status, expect_body.as_deref()).await
             }
@@ -55,12 +65,12 @@ impl Probe {
     }
 }
 
-async fn haproxy_probe(client: &Result<reqwest::Client, String>, check: &HaproxyCheck) -> Verdict {
+async fn haproxy_probe(client: &Result<reqwest::Client, String>, url: &str, check: &HaproxyCheck) -> Verdict {
     let client = match client {
         Ok(client) => client,
         Err(error) => return Verdict::Fail(error.clone()),
     };
-    let mut request = client.get(&check.stats_url);
+    let mut request = client.get(url);
     if let Some(username) = &check.username {
         let password = match read_password(check.password_file.as_ref()).await {
             Ok(password) => password,
@@ -68,9 +78,9 @@ async fn haproxy_probe(client: &Result<reqwest::Client, String>, check: &Haproxy
         };
         request = request.basic_auth(username, password);
     }
-    match fetch(request, &check.stats_url).await {
+    match fetch(request, url).await {
         Ok((200..=299, body)) => haproxy::evaluate(&body, check),
-        Ok((status, _)) => Verdict::Fail(format!("stats page {} answered HTTP {status}", check.stats_url)),
+        Ok((status, _)) => Verdict::Fail(format!("stats page {url} answered HTTP {status}")),
         Err(error) => Verdict::Fail(error),
     }
 }

@@ -9,34 +9,21 @@ use crate::config::HaproxyCheck;
 
 use super::Verdict;
 
-/// One parsed stats page: the header's column names and the rows.
+/// One scanned stats page: the header's column names and the rows kept (see [`StatsScanner`]).
+#[derive(Debug)]
 pub struct Stats {
     columns: Vec<String>,
-    rows: Vec<csv::StringRecord>,
+    rows: Vec<Vec<String>>,
 }
 
 impl Stats {
-    /// Parses `/stats;csv`. Anything that is not a stats CSV (an HTML error page, a login page,
-    /// garbage) is an error, which makes the check fail.
+    /// Parses a whole `/stats;csv` page, keeping every row. Anything that is not a stats CSV (an
+    /// HTML error page, a login page, garbage) is an error.
+    #[cfg(test)]
     pub fn parse(body: &str) -> Result<Stats, String> {
-        let header_line = body.lines().next().unwrap_or("");
-        let Some(header) = header_line.strip_prefix("# ") else {
-            return Err(format!("not a HAProxy stats CSV (first line {:?})", shorten(header_line)));
-        };
-        let columns: Vec<String> = header.trim_end_matches(',').split(',').map(str::to_string).collect();
-        if !columns.iter().any(|c| c == "pxname") || !columns.iter().any(|c| c == "svname") {
-            return Err("not a HAProxy stats CSV (no pxname/svname columns)".to_string());
-        }
-        let rest = &body[header_line.len()..];
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(rest.as_bytes());
-        let mut rows = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| format!("stats CSV does not parse: {e}"))?;
-            if record.len() > 1 {
-                rows.push(record);
-            }
-        }
-        Ok(Stats { columns, rows })
+        let mut scanner = StatsScanner::keeping(Keep::All);
+        scanner.feed(body.as_bytes())?;
+        scanner.finish()
     }
 
     fn column(&self, name: &str) -> Option<usize> {
@@ -49,19 +36,172 @@ impl Stats {
         let sv = self.column("svname")?;
         self.rows
             .iter()
-            .find(|r| r.get(px) == Some(proxy) && r.get(sv) == Some(server))
+            .find(|r| r.get(px).map(String::as_str) == Some(proxy) && r.get(sv).map(String::as_str) == Some(server))
             .map(|record| Row { stats: self, record })
+    }
+}
+
+/// The longest line the scanner carries over between chunks. A stats row is a few hundred bytes
+/// (the header about 2 KiB); anything longer is not a stats CSV, and must not grow without bound.
+pub const MAX_LINE: usize = 64 << 10;
+
+/// Which rows a scan keeps.
+enum Keep {
+    /// The rows the verdict on one check needs: its BACKEND row and its frontend's FRONTEND row.
+    Check { backend: String, frontend: Option<String> },
+    /// Every row (for tests that look at server rows).
+    #[cfg(test)]
+    All,
+}
+
+/// An incremental reader of HAProxy's stats CSV: fed the page chunk by chunk as it arrives, it
+/// splits lines (a partial line is carried over, at most [`MAX_LINE`] bytes), finds the columns by
+/// the header's names, and keeps only the rows the verdict needs. Peak memory per probe is a small
+/// constant (the carried-over line, the header) plus the one or two kept rows, whatever the page's
+/// size.
+///
+/// Quoting: each line is parsed as CSV (quoted fields with commas and `""` as with the `csv`
+/// crate), but a line ends at every newline, even inside quotes. HAProxy never writes a quoted
+/// field spanning lines; such a field would be cut at the newline.
+pub struct StatsScanner {
+    keep: Keep,
+    /// Bytes of the line not yet terminated by a newline.
+    partial: Vec<u8>,
+    /// The header's column names, once the first line is read.
+    columns: Option<Vec<String>>,
+    pxname: usize,
+    svname: usize,
+    rows: Vec<Vec<String>>,
+}
+
+impl StatsScanner {
+    /// A scanner that keeps what the verdict on `check` needs.
+    pub fn new(check: &HaproxyCheck) -> StatsScanner {
+        StatsScanner::keeping(Keep::Check { backend: check.backend.clone(), frontend: check.frontend.clone() })
+    }
+
+    fn keeping(keep: Keep) -> StatsScanner {
+        StatsScanner { keep, partial: Vec::new(), columns: None, pxname: 0, svname: 0, rows: Vec::new() }
+    }
+
+    /// The next bytes of the page. An error (not a stats CSV, a line too long) ends the scan.
+    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), String> {
+        while let Some(end) = chunk.iter().position(|&b| b == b'\n') {
+            if self.partial.is_empty() {
+                self.line(&chunk[..end])?;
+            } else {
+                self.check_length(&chunk[..end])?;
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&chunk[..end]);
+                self.line(&line)?;
+                line.clear();
+                self.partial = line;
+            }
+            chunk = &chunk[end + 1..];
+        }
+        self.check_length(chunk)?;
+        self.partial.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// Whether the carried-over line with `more` appended stays within [`MAX_LINE`].
+    fn check_length(&self, more: &[u8]) -> Result<(), String> {
+        if self.partial.len() + more.len() > MAX_LINE {
+            if self.columns.is_none() {
+                let start = if self.partial.is_empty() { more } else { &self.partial[..] };
+                let start = String::from_utf8_lossy(&start[..start.len().min(240)]).into_owned();
+                return Err(format!("not a HAProxy stats CSV (first line {:?})", shorten(&start)));
+            }
+            return Err(format!("stats CSV does not parse: a line longer than {} KiB", MAX_LINE >> 10));
+        }
+        Ok(())
+    }
+
+    /// The end of the page: the rows kept.
+    pub fn finish(mut self) -> Result<Stats, String> {
+        if !self.partial.is_empty() || self.columns.is_none() {
+            let last = std::mem::take(&mut self.partial);
+            self.line(&last)?;
+        }
+        let Some(columns) = self.columns else { unreachable!("the first line sets the columns or fails") };
+        Ok(Stats { columns, rows: self.rows })
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<(), String> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if self.columns.is_none() {
+            let text = String::from_utf8_lossy(line);
+            let Some(header) = text.strip_prefix("# ") else {
+                return Err(format!("not a HAProxy stats CSV (first line {:?})", shorten(&text)));
+            };
+            let columns: Vec<String> = header.trim_end_matches(',').split(',').map(str::to_string).collect();
+            let (Some(px), Some(sv)) =
+                (columns.iter().position(|c| c == "pxname"), columns.iter().position(|c| c == "svname"))
+            else {
+                return Err("not a HAProxy stats CSV (no pxname/svname columns)".to_string());
+            };
+            (self.pxname, self.svname) = (px, sv);
+            self.columns = Some(columns);
+            return Ok(());
+        }
+        if line.is_empty() {
+            return Ok(());
+        }
+        if !line.contains(&b'"') {
+            // The common case: no quotes, so the fields are the commas' pieces. Only a row that is
+            // kept is copied.
+            let mut fields = line.split(|&b| b == b',');
+            let n = fields.clone().count();
+            if n <= 1 {
+                return Ok(());
+            }
+            let px = fields.clone().nth(self.pxname).map(String::from_utf8_lossy);
+            let sv = fields.clone().nth(self.svname).map(String::from_utf8_lossy);
+            if self.wanted(px.as_deref(), sv.as_deref()) {
+                let row = fields.by_ref().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+                self.rows.push(row);
+            }
+            return Ok(());
+        }
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(line);
+        let mut record = csv::ByteRecord::new();
+        loop {
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => return Ok(()),
+                Ok(true) => {}
+                Err(e) => return Err(format!("stats CSV does not parse: {e}")),
+            }
+            if record.len() <= 1 {
+                continue;
+            }
+            let px = record.get(self.pxname).map(String::from_utf8_lossy);
+            let sv = record.get(self.svname).map(String::from_utf8_lossy);
+            if self.wanted(px.as_deref(), sv.as_deref()) {
+                self.rows.push(record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect());
+            }
+        }
+    }
+
+    fn wanted(&self, px: Option<&str>, sv: Option<&str>) -> bool {
+        let (Some(px), Some(sv)) = (px, sv) else { return false };
+        match &self.keep {
+            Keep::Check { backend, frontend } => {
+                (sv == "BACKEND" && px == backend) || (sv == "FRONTEND" && frontend.as_deref() == Some(px))
+            }
+            #[cfg(test)]
+            Keep::All => true,
+        }
     }
 }
 
 struct Row<'a> {
     stats: &'a Stats,
-    record: &'a csv::StringRecord,
+    record: &'a [String],
 }
 
 impl Row<'_> {
     fn get(&self, column: &str) -> Option<&str> {
-        self.stats.column(column).and_then(|i| self.record.get(i))
+        self.stats.column(column).and_then(|i| self.record.get(i)).map(String::as_str)
     }
 
     /// Empty cells mean zero in HAProxy's CSV.
@@ -74,16 +214,25 @@ impl Row<'_> {
     }
 }
 
-/// The verdict on `check.backend` (and `check.frontend`) from a stats page.
+/// The verdict on `check.backend` (and `check.frontend`) from a whole stats page.
+#[cfg(test)]
 pub fn evaluate(body: &str, check: &HaproxyCheck) -> Verdict {
-    match evaluate_inner(body, check) {
+    let mut scanner = StatsScanner::new(check);
+    match scanner.feed(body.as_bytes()).and_then(|()| scanner.finish()) {
+        Ok(stats) => verdict(&stats, check),
+        Err(reason) => Verdict::Fail(reason),
+    }
+}
+
+/// The verdict on `check.backend` (and `check.frontend`) from the rows a [`StatsScanner`] kept.
+pub fn verdict(stats: &Stats, check: &HaproxyCheck) -> Verdict {
+    match verdict_inner(stats, check) {
         Ok(verdict) => verdict,
         Err(reason) => Verdict::Fail(reason),
     }
 }
 
-fn evaluate_inner(body: &str, check: &HaproxyCheck) -> Result<Verdict, String> {
-    let stats = Stats::parse(body)?;
+fn verdict_inner(stats: &Stats, check: &HaproxyCheck) -> Result<Verdict, String> {
     if let Some(frontend) = &check.frontend {
         let row = stats.row(frontend, "FRONTEND").ok_or_else(|| format!("frontend {frontend} not in stats"))?;
         let status = row.get("status").unwrap_or("");
@@ -355,5 +504,68 @@ mod tests {
             "six probes in a row below UP ({seen:?}), state still {:?}",
             hysteresis.state()
         );
+    }
+
+    /// Every captured page, fed in chunks of every size from 1 to 97 bytes (lines split anywhere,
+    /// CRLF split from its LF), gives the verdict the whole page gives.
+    #[test]
+    fn the_scanner_gives_the_same_verdict_whatever_the_chunks() {
+        let checks = [
+            check("app"),
+            HaproxyCheck { frontend: Some("web".into()), degraded_below: Some(2), ..check("app") },
+            with_backup("withbackup"),
+            check("empty"),
+        ];
+        for page in [BOTH_UP, BOTH_DOWN, MAINT_DRAIN, MIXED, BACKUP_ONLY, ONE_MAINT, ONE_DRAIN] {
+            let crlf = page.replace('\n', "\r\n");
+            for body in [page, crlf.as_str()] {
+                for check in &checks {
+                    let whole = evaluate(page, check);
+                    for size in 1..98 {
+                        let mut scanner = StatsScanner::new(check);
+                        let fed: Result<(), String> = body.as_bytes().chunks(size).try_for_each(|c| scanner.feed(c));
+                        let v = fed.and_then(|()| scanner.finish()).map(|s| verdict(&s, check));
+                        assert_eq!(v, Ok(whole.clone()), "chunks of {size}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_scanner_keeps_only_the_rows_the_verdict_needs() {
+        let web = HaproxyCheck { frontend: Some("web".into()), ..check("app") };
+        let mut scanner = StatsScanner::new(&web);
+        scanner.feed(MIXED.as_bytes()).unwrap();
+        let stats = scanner.finish().unwrap();
+        let kept: Vec<(&str, &str)> = stats.rows.iter().map(|r| (r[0].as_str(), r[1].as_str())).collect();
+        assert_eq!(kept, [("web", "FRONTEND"), ("app", "BACKEND")]);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_an_error_not_a_buffer() {
+        let mut scanner = StatsScanner::new(&check("app"));
+        scanner.feed(b"# pxname,svname,status,act\napp,").unwrap();
+        let garbage = vec![b'x'; 1024];
+        let mut error = None;
+        for _ in 0..(MAX_LINE / 1024 + 1) {
+            if let Err(e) = scanner.feed(&garbage) {
+                error = Some(e);
+                break;
+            }
+        }
+        assert_eq!(error.as_deref(), Some("stats CSV does not parse: a line longer than 64 KiB"));
+        assert!(scanner.partial.len() <= MAX_LINE);
+        // A first line without a newline: not a stats CSV, said as soon as the limit is passed.
+        let mut scanner = StatsScanner::new(&check("app"));
+        let e = scanner.feed(&vec![b'<'; MAX_LINE + 1]).unwrap_err();
+        assert!(e.starts_with("not a HAProxy stats CSV (first line \"<<<"), "{e}");
+    }
+
+    #[test]
+    fn quoted_fields_parse_as_csv_within_a_line() {
+        let page = "# pxname,svname,status,act,bck\n\"a,b\",BACKEND,UP,1,0\napp,BACKEND,\"UP\",2,0\n";
+        assert_eq!(evaluate(page, &check("app")), pass("backend app: 2 usable servers"));
+        assert_eq!(evaluate(page, &check("a,b")), pass("backend a,b: 1 usable servers"));
     }
 }

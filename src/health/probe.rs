@@ -11,7 +11,8 @@ use super::{exec, haproxy, stats_socket, Verdict};
 use crate::config::{CheckKind, HaproxyCheck, StatsSource};
 
 /// A stats page of a few thousand servers is a few MB; more than this is not a stats page (nor a
-/// `show stat` answer on the stats socket).
+/// `show stat` answer on the stats socket). A read limit, not a buffer: the stats CSV streams
+/// through [`haproxy::StatsScanner`], which keeps only the rows the verdict needs.
 const MAX_BODY: usize = 32 << 20;
 
 pub enum Probe {
@@ -47,8 +48,10 @@ impl Probe {
                 StatsSource::Url(url) => haproxy_probe(client, url, check).await,
                 // A little inside the check's timeout, so the socket's own reason (naming it) wins.
                 StatsSource::Socket(socket) => {
-                    match stats_socket::show_stat(socket, timeout.saturating_sub(timeout / 20), MAX_BODY).await {
-                        Ok(csv) => haproxy::evaluate(&csv, check),
+                    let scanner = haproxy::StatsScanner::new(check);
+                    match stats_socket::show_stat(socket, scanner, timeout.saturating_sub(timeout / 20), MAX_BODY).await
+                    {
+                        Ok(stats) => haproxy::verdict(&stats, check),
                         Err(error) => Verdict::Fail(error),
                     }
                 }
@@ -78,11 +81,34 @@ async fn haproxy_probe(client: &Result<reqwest::Client, String>, url: &str, chec
         };
         request = request.basic_auth(username, password);
     }
-    match fetch(request, url).await {
-        Ok((200..=299, body)) => haproxy::evaluate(&body, check),
-        Ok((status, _)) => Verdict::Fail(format!("stats page {url} answered HTTP {status}")),
+    match scan_stats_page(request, url, check).await {
+        Ok(stats) => haproxy::verdict(&stats, check),
         Err(error) => Verdict::Fail(error),
     }
+}
+
+/// The stats page, read chunk by chunk into a [`haproxy::StatsScanner`] (at most [`MAX_BODY`]
+/// bytes read): memory stays a small constant plus the rows kept, whatever the page's size.
+async fn scan_stats_page(
+    request: reqwest::RequestBuilder,
+    url: &str,
+    check: &HaproxyCheck,
+) -> Result<haproxy::Stats, String> {
+    let mut response = request.send().await.map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+    let status = response.status().as_u16();
+    if !(200..=299).contains(&status) {
+        return Err(format!("stats page {url} answered HTTP {status}"));
+    }
+    let mut scanner = haproxy::StatsScanner::new(check);
+    let mut read = 0usize;
+    while let Some(chunk) = response.chunk().await.map_err(|e| format!("{url}: {}", error_chain(&e)))? {
+        read += chunk.len();
+        if read > MAX_BODY {
+            return Err(format!("{url}: body larger than {} MiB", MAX_BODY >> 20));
+        }
+        scanner.feed(&chunk)?;
+    }
+    scanner.finish()
 }
 
 /// Read at every probe so a rotated secret takes effect without a restart; never logged.

@@ -260,11 +260,11 @@ fn filter_program(peers: &[(IpAddr, u8)]) -> Vec<libc::sock_filter> {
                 v4.push(stmt(BPF_RET_K, DROP));
             }
             IpAddr::V6(a) => {
-                let octets = a.octets();
+                let address = u128::from(*a);
                 for word in 0..4u8 {
                     let at = 8 + 4 * u32::from(word);
-                    let value =
-                        u32::from_be_bytes(octets[4 * word as usize..4 * word as usize + 4].try_into().unwrap());
+                    // The address's 32-bit words, most significant first (network order).
+                    let value = (address >> (96 - 32 * u32::from(word))) as u32;
                     v6.push(stmt(BPF_LD_W_ABS, net(at)));
                     // To the next block: the remaining word pairs, then ldb, jge and two rets.
                     v6.push(jump(BPF_JEQ_K, value, 0, 2 * (3 - word) + 4));

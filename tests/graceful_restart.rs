@@ -35,29 +35,13 @@ fn bird_with_graceful_restart(net: &TestNet) -> Bird {
 /// One peer (BIRD), `peer_extra` under it (e.g. `graceful_restart: ...`), a state file, and the
 /// VIPs given as YAML list items.
 fn rhi_config(net: &TestNet, peer_extra: &str, vips: &str, checks: &str) -> String {
-    format!(
-        r#"router_id: {injector}
-local_as: {INJECTOR_AS}
-peers:
-  - name: r1
-    address: {router}
-    remote_as: {ROUTER_AS}
-    port: {BGP_PORT}
-    local_address: {injector}
-    hold_time: 9s
-    connect_retry: 1s
-    next_hop: {NEXT_HOP_V4}
-    {peer_extra}
-{checks}
-vips:
-{vips}
-control:
-  socket: "@DIR@/rhi.sock"
-state_file: "@DIR@/state.json"
-"#,
-        injector = net.injector(),
-        router = net.router(),
-    )
+    OnePeerConfig {
+        peer_keys: format!("    {peer_extra}\n"),
+        top: format!("{checks}\nstate_file: \"@DIR@/state.json\"\n"),
+        vips: vips.to_string(),
+        ..OnePeerConfig::new(net)
+    }
+    .yaml()
 }
 
 fn plain_vip() -> String {

@@ -30,28 +30,12 @@ const NEVER: Duration = Duration::from_secs(8);
 
 /// rhi active towards the router at `.1`, with `peer_keys` added to the peer.
 fn rhi_config(net: &TestNet, peer_keys: &str) -> String {
-    format!(
-        r#"router_id: {injector}
-local_as: {INJECTOR_AS}
-peers:
-  - name: r1
-    address: {router}
-    remote_as: {ROUTER_AS}
-    port: {BGP_PORT}
-    local_address: {injector}
-    hold_time: 9s
-    connect_retry: 1s
-    next_hop: {NEXT_HOP_V4}
-{peer_keys}
-vips:
-  - prefix: {VIP}
-    med: 300
-control:
-  socket: "@DIR@/rhi.sock"
-"#,
-        injector = net.injector(),
-        router = net.router(),
-    )
+    OnePeerConfig {
+        peer_keys: peer_keys.to_string(),
+        vips: format!("  - prefix: {VIP}\n    med: 300\n"),
+        ..OnePeerConfig::new(net)
+    }
+    .yaml()
 }
 
 /// BIRD with `ttl security on`: it sends TTL 255 and takes only TTL >= 256 - hops. On loopback

@@ -28,31 +28,17 @@ const NEVER: Duration = Duration::from_secs(8);
 /// rhi with one peer, the router at `router`:`port`, with `auth` (YAML lines of the peer, e.g.
 /// a password) and `extra_top` (top-level YAML).
 fn rhi_config(net: &TestNet, router: IpAddr, port: u16, local: IpAddr, auth: &str, extra_top: &str) -> String {
-    format!(
-        r#"router_id: {injector}
-local_as: {INJECTOR_AS}
-{extra_top}
-peers:
-  - name: r1
-    address: {router}
-    remote_as: {ROUTER_AS}
-    port: {port}
-    local_address: {local}
-    hold_time: 9s
-    connect_retry: 1s
-    next_hop: {NEXT_HOP_V4}
-    next_hop_v6: {NEXT_HOP_V6}
-{auth}
-vips:
-  - prefix: {VIP4}
-    med: 300
-  - prefix: {VIP6}
-    med: 310
-control:
-  socket: "@DIR@/rhi.sock"
-"#,
-        injector = net.injector(),
-    )
+    OnePeerConfig {
+        local,
+        router,
+        port,
+        next_hop_v6: Some(NEXT_HOP_V6.to_string()),
+        peer_keys: auth.to_string(),
+        top: extra_top.to_string(),
+        vips: format!("  - prefix: {VIP4}\n    med: 300\n  - prefix: {VIP6}\n    med: 310\n"),
+        ..OnePeerConfig::new(net)
+    }
+    .yaml()
 }
 
 fn password(key: &str) -> String {

@@ -50,7 +50,7 @@ pub use gobgp::{Gobgp, GobgpOptions};
 pub use haproxy::{Haproxy, HaproxyOptions};
 pub use net::TestNet;
 pub use process::{require, Daemon, Peer};
-pub use rhi::{rhi_bin, rhi_command, RhiProcess};
+pub use rhi::{rhi_bin, rhi_command, OnePeerConfig, RhiProcess};
 pub use route::{community, Origin, Route};
 pub use router::Router;
 pub use wait::{secs, wait_until, wait_until_ok, POLL_INTERVAL};

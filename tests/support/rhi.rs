@@ -1,12 +1,15 @@
 //! The rhi binary under test, as a daemon (`rhi run`) or a one-shot command.
 
 use std::fs;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
+use super::net::TestNet;
 use super::process::{Daemon, WorkDir};
 use super::wait::{secs, wait_until_ok};
+use super::{BGP_PORT, INJECTOR_AS, NEXT_HOP_V4, ROUTER_AS};
 
 /// Replaced by the process's private directory in configs given to [`RhiProcess::start`], for
 /// paths that must not collide between tests: `control: {socket: "@DIR@/rhi.sock"}`,
@@ -225,4 +228,87 @@ impl RhiProcess {
 
 fn expand(config_yaml: &str, dir: &Path) -> String {
     config_yaml.replace(DIR_PLACEHOLDER, &dir.display().to_string())
+}
+
+/// rhi's configuration for the usual one-router test: one peer `r1` (eBGP from AS 65010 to
+/// 65001, connect retry 1 s), its control socket in the process's directory. Tests set only the
+/// fields they vary; the YAML fragments are written as they stand in the file.
+pub struct OnePeerConfig {
+    /// rhi's address: the peer's `local_address`, and the router id when it is IPv4.
+    pub local: IpAddr,
+    pub router: IpAddr,
+    pub port: u16,
+    pub hold_time_secs: u16,
+    pub next_hop: Option<String>,
+    pub next_hop_v6: Option<String>,
+    /// More keys of the peer, each line indented by four spaces.
+    pub peer_keys: String,
+    /// More top-level lines (`listen:`, `checks:`, `state_file:`, ...).
+    pub top: String,
+    /// The `vips:` list items.
+    pub vips: String,
+}
+
+impl OnePeerConfig {
+    /// rhi at `net.injector()`, the router at `net.router()` port 1179, hold time 9 s, the lab's
+    /// IPv4 next hop, and the VIP 10.46.46.46/32.
+    pub fn new(net: &TestNet) -> OnePeerConfig {
+        OnePeerConfig {
+            local: net.injector(),
+            router: net.router(),
+            port: BGP_PORT,
+            hold_time_secs: 9,
+            next_hop: Some(NEXT_HOP_V4.to_string()),
+            next_hop_v6: None,
+            peer_keys: String::new(),
+            top: String::new(),
+            vips: "  - prefix: 10.46.46.46/32\n".to_string(),
+        }
+    }
+
+    pub fn yaml(&self) -> String {
+        let router_id = match self.local {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(_) => "10.255.255.2".to_string(),
+        };
+        let line = |key: &str, value: &Option<String>| match value {
+            Some(value) => format!("    {key}: {value}\n"),
+            None => String::new(),
+        };
+        format!(
+            "router_id: {router_id}\n\
+             local_as: {INJECTOR_AS}\n\
+             {top}\
+             peers:\n\
+             \x20 - name: r1\n\
+             \x20   address: {router}\n\
+             \x20   remote_as: {ROUTER_AS}\n\
+             \x20   port: {port}\n\
+             \x20   local_address: {local}\n\
+             \x20   hold_time: {hold}s\n\
+             \x20   connect_retry: 1s\n\
+             {next_hop}{next_hop_v6}{peer_keys}\
+             vips:\n\
+             {vips}\
+             control:\n\
+             \x20 socket: \"@DIR@/rhi.sock\"\n",
+            top = with_newline(&self.top),
+            router = self.router,
+            port = self.port,
+            local = self.local,
+            hold = self.hold_time_secs,
+            next_hop = line("next_hop", &self.next_hop),
+            next_hop_v6 = line("next_hop_v6", &self.next_hop_v6),
+            peer_keys = with_newline(&self.peer_keys),
+            vips = with_newline(&self.vips),
+        )
+    }
+}
+
+fn with_newline(fragment: &str) -> String {
+    if fragment.is_empty() || fragment.ends_with('\n') {
+        fragment.to_string()
+    } else {
+        format!("{fragment}\n")
+    }
 }
